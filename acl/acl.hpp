@@ -1,0 +1,150 @@
+// tapgate ACL engine: reads bridge.conf (qemu-bridge-helper's syntax) and
+// decides whether a bridge may be used. Pure library: no privileges, no
+// network; it only reads the files it is asked to, as the calling process.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tapgate::acl {
+
+// Include nesting deeper than this is an error (the reference recurses until
+// it runs out of fds or stack).
+inline constexpr int max_include_depth = 8;
+
+// Linux IFNAMSIZ - 1.
+inline constexpr std::size_t max_ifname_length = 15;
+
+struct Location {
+    std::string file;
+    unsigned line = 0;  // 0: the file as a whole
+
+    std::string str() const;  // "FILE:LINE" or "FILE"
+};
+
+struct Diagnostic {
+    Location where;
+    std::string message;
+
+    std::string str() const;  // "FILE:LINE: message"
+};
+
+enum class Action { allow, deny };
+
+struct Rule {
+    Action action = Action::deny;
+    bool all = false;    // "allow all" / "deny all"
+    std::string bridge;  // empty when all
+    Location where;
+    // Qualifiers (users, groups, ...) extend this struct; a rule applies to
+    // a request only when every qualifier matches.
+
+    bool matches(std::string_view requested_bridge) const;
+    std::string text() const;  // the rule as written, normalised: "deny all"
+};
+
+// An include that could not be opened by the caller. Skipped silently in a
+// normal run, as qemu-bridge-helper does: telling the caller would reveal
+// which files exist. Reported by --check when run by root.
+struct SkippedInclude {
+    Location where;    // the include line
+    std::string path;  // resolved path
+    int error = 0;     // errno from open()
+};
+
+struct Policy {
+    std::string main_file;
+    std::vector<Rule> rules;  // in file order, includes expanded in place
+    std::vector<Diagnostic> errors;
+    std::vector<SkippedInclude> skipped;
+
+    // Any error fails closed: an erroneous policy allows nothing.
+    bool ok() const { return errors.empty(); }
+};
+
+struct Decision {
+    bool allowed = false;
+    // The deciding rule: the first matching deny if any, else the first
+    // matching allow. Empty when no rule matched (default deny) or when
+    // the policy had errors.
+    std::optional<Rule> rule;
+    // Set when the policy could not be used at all.
+    std::optional<Diagnostic> policy_error;
+
+    // One line for the user, e.g.
+    // "bridge br1 denied by /etc/qemu/bridge.conf:4 (deny all)".
+    std::string explain(std::string_view bridge, std::string_view main_file) const;
+};
+
+Decision decide(const Policy& policy, std::string_view bridge);
+
+// What a kernel interface name may be (dev_valid_name): 1..15 bytes, not
+// "." or "..", no '/', ':' or whitespace. Returns the reason it is not valid.
+std::optional<std::string> invalid_interface_name(std::string_view name);
+
+// --- reading files -------------------------------------------------------
+
+struct FileContent {
+    enum class Status {
+        ok,
+        not_accessible,  // the caller cannot open it (ENOENT, EACCES, ...)
+        refused,         // opened, but failed vetting or could not be read
+    };
+    Status status = Status::ok;
+    std::string text;
+    // Identity for cycle detection: (device, inode) for real files.
+    std::pair<std::uint64_t, std::uint64_t> id{0, 0};
+    int error = 0;       // errno for not_accessible
+    std::string reason;  // for refused: "owned by uid 1000, not root"
+};
+
+// Where files come from. The real one opens and vets files; tests and the
+// fuzzer supply files from memory.
+class Source {
+public:
+    virtual ~Source() = default;
+    virtual FileContent read(const std::string& path) = 0;
+};
+
+// Opens as the calling process (O_NONBLOCK, so a FIFO cannot hang the
+// helper), vets through the open fd and reads from that same fd:
+//  - regular file, owned by root, not writable by group or others;
+//  - not on a pseudo file system (/proc, /sys, ...), whose files look
+//    root-owned while their content may come from the caller;
+//  - every directory on the way (as written and as resolved) owned by root
+//    and not writable by group or others unless sticky, so nobody else can
+//    swap the file.
+class FileSystemSource final : public Source {
+public:
+    FileContent read(const std::string& path) override;
+};
+
+// Files held in memory, keyed by absolute path. Identity is the path.
+class MemorySource final : public Source {
+public:
+    std::map<std::string, std::string> files;
+    FileContent read(const std::string& path) override;
+};
+
+// Reads and parses the main file and everything it includes.
+Policy load(Source& source, const std::string& main_file);
+
+// Parses text already read (used by load, and by the fuzzer directly).
+// Includes are resolved through `source`; `depth` is the nesting level of
+// this file (0 for the main file); `stack` holds the identities of the files
+// being read, to catch cycles.
+void parse_text(Source& source, std::string_view text, const std::string& file,
+                int depth, std::vector<std::pair<std::uint64_t, std::uint64_t>>& stack,
+                Policy& out);
+
+// Directory part of a path, for resolving relative includes: "/a/b" -> "/a".
+std::string directory_of(const std::string& path);
+// Joins a relative include path onto a directory; absolute paths unchanged.
+std::string resolve_include(const std::string& including_file, const std::string& path);
+
+}  // namespace tapgate::acl

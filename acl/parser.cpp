@@ -1,0 +1,227 @@
+#include "acl.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace tapgate::acl {
+
+namespace {
+
+bool is_blank(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+std::vector<std::string_view> split_words(std::string_view s) {
+    std::vector<std::string_view> words;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        while (i < s.size() && is_blank(s[i])) ++i;
+        std::size_t start = i;
+        while (i < s.size() && !is_blank(s[i])) ++i;
+        if (i > start) words.push_back(s.substr(start, i - start));
+    }
+    return words;
+}
+
+// Config text goes into messages that end up in terminals and dialogs:
+// show anything that is not printable ASCII as \xNN, and cut it short.
+std::string printable(std::string_view s) {
+    static constexpr std::size_t limit = 64;
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (i == limit) {
+            out += "...";
+            break;
+        }
+        auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            out += static_cast<char>(c);
+        } else {
+            static constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+class FileParser {
+public:
+    FileParser(Source& source, const std::string& file, int depth,
+               std::vector<std::pair<std::uint64_t, std::uint64_t>>& stack, Policy& out)
+        : source_(source), file_(file), depth_(depth), stack_(stack), out_(out) {}
+
+    void parse(std::string_view text) {
+        unsigned line_no = 0;
+        while (!text.empty()) {
+            ++line_no;
+            auto nl = text.find('\n');
+            std::string_view line = text.substr(0, nl);
+            text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+            parse_line(line, line_no);
+        }
+    }
+
+private:
+    void error(unsigned line, std::string message) {
+        out_.errors.push_back({{file_, line}, std::move(message)});
+    }
+
+    void parse_line(std::string_view line, unsigned line_no) {
+        if (line.find('\0') != std::string_view::npos) {
+            error(line_no, "NUL byte in line");
+            return;
+        }
+        std::string_view body = trim(line);
+        if (body.empty() || body.front() == '#') return;
+
+        auto words = split_words(body);
+        std::string_view command = words.front();
+        if (command == "allow" || command == "deny") {
+            parse_rule(command == "allow" ? Action::allow : Action::deny, words, line_no);
+        } else if (command == "include") {
+            parse_include(trim(body.substr(command.size())), line_no);
+        } else {
+            error(line_no, "unknown command \"" + printable(command) +
+                               "\" (expected allow, deny or include)");
+        }
+    }
+
+    void parse_rule(Action action, const std::vector<std::string_view>& words, unsigned line_no) {
+        std::string_view command = words.front();
+        if (words.size() < 2) {
+            error(line_no, std::string(command) + ": missing bridge name or \"all\"");
+            return;
+        }
+        if (words.size() > 2) {
+            error(line_no, std::string(command) + ": unexpected \"" + printable(words[2]) +
+                               "\" after \"" + printable(words[1]) +
+                               "\" (one bridge name or \"all\" per line)");
+            return;
+        }
+        Rule rule;
+        rule.action = action;
+        rule.where = {file_, line_no};
+        if (words[1] == "all") {
+            rule.all = true;
+        } else if (auto why = invalid_interface_name(words[1])) {
+            error(line_no, std::string(command) + ": \"" + printable(words[1]) +
+                               "\" cannot be a bridge name: " + *why);
+            return;
+        } else {
+            rule.bridge = std::string(words[1]);
+        }
+        out_.rules.push_back(std::move(rule));
+    }
+
+    void parse_include(std::string_view path, unsigned line_no) {
+        if (path.empty()) {
+            error(line_no, "include: missing file name");
+            return;
+        }
+        std::string resolved = resolve_include(file_, std::string(path));
+        if (depth_ + 1 > max_include_depth) {
+            error(line_no, "include " + printable(resolved) + ": nested more than " +
+                               std::to_string(max_include_depth) + " levels deep");
+            return;
+        }
+        FileContent content = source_.read(resolved);
+        switch (content.status) {
+        case FileContent::Status::not_accessible:
+            out_.skipped.push_back({{file_, line_no}, resolved, content.error});
+            return;
+        case FileContent::Status::refused:
+            error(line_no, "include " + printable(resolved) + ": " + content.reason);
+            return;
+        case FileContent::Status::ok:
+            break;
+        }
+        if (std::find(stack_.begin(), stack_.end(), content.id) != stack_.end()) {
+            error(line_no, "include " + printable(resolved) +
+                               ": include cycle (the file is already being read)");
+            return;
+        }
+        stack_.push_back(content.id);
+        parse_text(source_, content.text, resolved, depth_ + 1, stack_, out_);
+        stack_.pop_back();
+    }
+
+    Source& source_;
+    const std::string& file_;
+    int depth_;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>>& stack_;
+    Policy& out_;
+};
+
+}  // namespace
+
+std::string Location::str() const {
+    return line ? file + ":" + std::to_string(line) : file;
+}
+
+std::string Diagnostic::str() const {
+    return where.str() + ": " + message;
+}
+
+std::optional<std::string> invalid_interface_name(std::string_view name) {
+    if (name.empty()) return "empty";
+    if (name.size() > max_ifname_length)
+        return std::to_string(name.size()) + " characters, at most " +
+               std::to_string(max_ifname_length);
+    if (name == "." || name == "..") return "\".\" and \"..\" are not allowed";
+    for (char c : name) {
+        if (c == '/' || c == ':') return std::string("contains '") + c + "'";
+        if (c == '\0') return "contains a NUL byte";
+        // The kernel's dev_valid_name() rejects isspace() characters.
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f')
+            return "contains whitespace";
+    }
+    return std::nullopt;
+}
+
+std::string directory_of(const std::string& path) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    if (slash == 0) return "/";
+    return path.substr(0, slash);
+}
+
+std::string resolve_include(const std::string& including_file, const std::string& path) {
+    if (!path.empty() && path.front() == '/') return path;
+    std::string dir = directory_of(including_file);
+    return dir == "/" ? "/" + path : dir + "/" + path;
+}
+
+void parse_text(Source& source, std::string_view text, const std::string& file, int depth,
+                std::vector<std::pair<std::uint64_t, std::uint64_t>>& stack, Policy& out) {
+    FileParser(source, file, depth, stack, out).parse(text);
+}
+
+Policy load(Source& source, const std::string& main_file) {
+    Policy policy;
+    policy.main_file = main_file;
+    FileContent content = source.read(main_file);
+    switch (content.status) {
+    case FileContent::Status::not_accessible:
+        policy.errors.push_back(
+            {{main_file, 0}, std::string("cannot open: ") + std::strerror(content.error)});
+        return policy;
+    case FileContent::Status::refused:
+        policy.errors.push_back({{main_file, 0}, content.reason});
+        return policy;
+    case FileContent::Status::ok:
+        break;
+    }
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> stack{content.id};
+    parse_text(source, content.text, main_file, 0, stack, policy);
+    return policy;
+}
+
+}  // namespace tapgate::acl

@@ -17,6 +17,12 @@ namespace tapgate::acl {
 // it runs out of fds or stack).
 inline constexpr int max_include_depth = 8;
 
+// Include lines followed in one load, all files together. The depth limit
+// alone does not bound the work: a file that includes the next one twice,
+// eight levels down, is read 2^8 times, and a few more lines per file make
+// that billions.
+inline constexpr std::size_t max_includes = 1024;
+
 // Linux IFNAMSIZ - 1.
 inline constexpr std::size_t max_ifname_length = 15;
 
@@ -62,6 +68,7 @@ struct Policy {
     std::vector<Rule> rules;  // in file order, includes expanded in place
     std::vector<Diagnostic> errors;
     std::vector<SkippedInclude> skipped;
+    std::size_t includes = 0;  // include lines followed, against max_includes
 
     // Any error fails closed: an erroneous policy allows nothing.
     bool ok() const { return errors.empty(); }
@@ -75,9 +82,10 @@ struct Decision {
     std::optional<Rule> rule;
     // Set when the policy could not be used at all.
     std::optional<Diagnostic> policy_error;
+    std::size_t policy_error_count = 0;
 
     // One line for the user, e.g.
-    // "bridge br1 denied by /etc/qemu/bridge.conf:4 (deny all)".
+    // "access to bridge br1 denied by /etc/qemu/bridge.conf:4 (deny all)".
     std::string explain(std::string_view bridge, std::string_view main_file) const;
 };
 
@@ -86,6 +94,11 @@ Decision decide(const Policy& policy, std::string_view bridge);
 // What a kernel interface name may be (dev_valid_name): 1..15 bytes, not
 // "." or "..", no '/', ':' or whitespace. Returns the reason it is not valid.
 std::optional<std::string> invalid_interface_name(std::string_view name);
+
+// Text from config files and command lines ends up in terminals, logs and
+// dialogs: shows anything that is not printable ASCII (and '"', '\\') as
+// \xNN, cut to 64 characters.
+std::string printable(std::string_view s);
 
 // --- reading files -------------------------------------------------------
 

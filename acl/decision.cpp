@@ -16,6 +16,7 @@ Decision decide(const Policy& policy, std::string_view bridge) {
     Decision d;
     if (!policy.ok()) {
         d.policy_error = policy.errors.front();
+        d.policy_error_count = policy.errors.size();
         return d;
     }
     const Rule* first_allow = nullptr;
@@ -35,13 +36,21 @@ Decision decide(const Policy& policy, std::string_view bridge) {
 }
 
 std::string Decision::explain(std::string_view bridge, std::string_view main_file) const {
-    std::string b = "bridge " + std::string(bridge);
-    if (policy_error) return b + " denied: ACL error: " + policy_error->str();
-    if (rule) {
-        return b + (allowed ? " allowed by " : " denied by ") + rule->where.str() + " (" +
-               rule->text() + ")";
+    std::string what = "access to bridge " + printable(bridge);
+    if (policy_error) {
+        std::string more;
+        if (policy_error_count > 1)
+            more = " (and " + std::to_string(policy_error_count - 1) +
+                   " more; run tapgate --check)";
+        return what + " denied: ACL error: " + policy_error->str() + more;
     }
-    return b + " denied: no rule in " + std::string(main_file) + " allows it";
+    if (rule) {
+        // A bridge name in the file may hold any byte but NUL, blanks, '/'
+        // and ':', so the rule is escaped like the requested name.
+        return what + (allowed ? " allowed by " : " denied by ") + rule->where.str() + " (" +
+               printable(rule->text()) + ")";
+    }
+    return what + " denied: no rule in " + std::string(main_file) + " allows it";
 }
 
 }  // namespace tapgate::acl

@@ -29,8 +29,8 @@ std::vector<std::string_view> split_words(std::string_view s) {
     return words;
 }
 
-// Config text goes into messages that end up in terminals and dialogs:
-// show anything that is not printable ASCII as \xNN, and cut it short.
+}  // namespace
+
 std::string printable(std::string_view s) {
     static constexpr std::size_t limit = 64;
     std::string out;
@@ -51,6 +51,8 @@ std::string printable(std::string_view s) {
     }
     return out;
 }
+
+namespace {
 
 class FileParser {
 public:
@@ -127,6 +129,15 @@ private:
             return;
         }
         std::string resolved = resolve_include(file_, std::string(path));
+        if (++out_.includes > max_includes) {
+            // Once is enough: the policy has failed, and every include line
+            // still to come would repeat it.
+            if (out_.includes == max_includes + 1)
+                error(line_no, "include " + printable(resolved) + ": more than " +
+                                   std::to_string(max_includes) +
+                                   " includes in all (the same files included many times?)");
+            return;
+        }
         if (depth_ + 1 > max_include_depth) {
             error(line_no, "include " + printable(resolved) + ": nested more than " +
                                std::to_string(max_include_depth) + " levels deep");

@@ -241,3 +241,48 @@ TEST_CASE("main file missing: error naming the file and the reason") {
     CHECK(only_error(q) == "/nonexistent-tapgate-dir/bridge.conf: cannot open: No such file or directory");
     check_fails_closed(q);
 }
+
+TEST_CASE("the total number of includes is bounded") {
+    SUBCASE("max_includes include lines are fine") {
+        std::string main;
+        for (std::size_t i = 0; i < acl::max_includes; ++i) main += "include a.conf\n";
+        auto p = load_memory({{main_conf, main}, {"/etc/qemu/a.conf", "allow br0\n"}});
+        CHECK(error_list(p).empty());
+        CHECK(p.rules.size() == acl::max_includes);
+    }
+    SUBCASE("one more is an error, reported once, where the limit was crossed") {
+        std::string main = "allow br0\n";
+        for (std::size_t i = 0; i < acl::max_includes + 5; ++i) main += "include a.conf\n";
+        auto p = load_memory({{main_conf, main}, {"/etc/qemu/a.conf", "allow br1\n"}});
+        CHECK(only_error(p) == "/etc/qemu/bridge.conf:" + std::to_string(acl::max_includes + 2) +
+                                   ": include /etc/qemu/a.conf: more than 1024 includes in all "
+                                   "(the same files included many times?)");
+        check_fails_closed(p);
+    }
+    SUBCASE("skipped includes count too") {
+        std::string main;
+        for (std::size_t i = 0; i <= acl::max_includes; ++i) main += "include gone.conf\n";
+        auto p = load_memory({{main_conf, main}});
+        CHECK(p.skipped.size() == acl::max_includes);
+        CHECK(starts_with(only_error(p), "/etc/qemu/bridge.conf:1025: include /etc/qemu/gone.conf: more than"));
+    }
+    SUBCASE("repeated includes at every level do not multiply without end") {
+        // Each level includes the next one ten times, within the depth
+        // limit: 10^8 reads unbounded.
+        std::map<std::string, std::string> files;
+        files[main_conf] = "include f1.conf\n";
+        for (int i = 1; i < acl::max_include_depth; ++i) {
+            std::string& text = files["/etc/qemu/f" + std::to_string(i) + ".conf"];
+            for (int n = 0; n < 10; ++n) text += "include f" + std::to_string(i + 1) + ".conf\n";
+        }
+        files["/etc/qemu/f8.conf"] = "allow br0\n";
+        auto p = load_memory(files);
+        // Include lines in files already open are still counted (ten per
+        // level at most), but none is followed.
+        CHECK(p.includes > acl::max_includes);
+        CHECK(p.includes < acl::max_includes + 10 * acl::max_include_depth);
+        CHECK(p.rules.size() < acl::max_includes);
+        CHECK(starts_with(only_error(p), "/etc/qemu/f"));
+        CHECK(p.errors[0].message.find("more than 1024 includes in all") != std::string::npos);
+    }
+}

@@ -91,8 +91,7 @@ TEST_CASE("files on /proc are refused although they look root-owned and read-onl
     REQUIRE(st.st_uid == 0);
     CHECK(read_guarded("/proc/self/cmdline") == "refused:is on a proc file system");
     CHECK(read_guarded("/proc/self/status") == "refused:is on a proc file system");
-    CHECK(read_guarded("/proc/self/environ") != "");
-    CHECK(read_guarded("/proc/self/environ").rfind("refused:", 0) == 0);
+    CHECK(read_guarded("/proc/self/environ") == "refused:is on a proc file system");
 }
 
 TEST_CASE("directories on the path") {

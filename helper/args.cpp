@@ -1,0 +1,101 @@
+#include "args.hpp"
+
+#include <charconv>
+#include <type_traits>
+
+#include "acl.hpp"
+#include "error.hpp"
+
+namespace tapgate::args {
+
+namespace {
+
+// Values arrive as "--opt=VALUE" (QEMU, libvirt) or "--opt VALUE".
+std::optional<std::string> take_value(const std::vector<std::string>& argv, std::size_t& i,
+                                      const std::string& name) {
+    const std::string& arg = argv[i];
+    if (arg == name) {
+        if (i + 1 >= argv.size()) throw Error(name + " needs a value");
+        return argv[++i];
+    }
+    if (arg.rfind(name + "=", 0) == 0) return arg.substr(name.size() + 1);
+    return std::nullopt;
+}
+
+// QEMU's "sh -c" form appends its own options after the user's, so the same
+// option can come twice; that is fine as long as both say the same thing.
+template <typename T>
+void set_once(std::optional<T>& slot, const T& value, const std::string& name) {
+    if (slot && *slot != value) {
+        auto show = [](const auto& v) {
+            if constexpr (std::is_same_v<T, std::string>) return acl::printable(v);
+            else return std::to_string(v);
+        };
+        throw Error("conflicting values for " + name + ": " + show(*slot) + " and " + show(value));
+    }
+    slot = value;
+}
+
+int parse_fd(const std::string& text) {
+    // Plain decimal only: no sign, no spaces, no hex, no trailing junk.
+    int fd = -1;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, fd);
+    if (text.empty() || text.front() < '0' || text.front() > '9' || ec != std::errc() || ptr != end)
+        throw Error("--fd=" + acl::printable(text) + ": not a file descriptor number");
+    if (fd <= 2)
+        throw Error("--fd=" + text + ": is standard input, output or error, not the socket from QEMU");
+    return fd;
+}
+
+}  // namespace
+
+const char* usage() {
+    return "Usage: tapgate [--use-vnet] --br=BRIDGE --fd=FD\n"
+           "       tapgate --check [FILE]\n"
+           "       tapgate --help | --version\n"
+           "\n"
+           "Creates a tap device, attaches it to BRIDGE if the ACL allows it, and\n"
+           "passes it over the unix socket FD (the QEMU/libvirt bridge helper\n"
+           "protocol). --check parses an ACL file and reports every problem.\n";
+}
+
+Options parse(const std::vector<std::string>& argv) {
+    Options o;
+    bool check = false;
+    // argv[0] may be missing altogether (argc == 0).
+    for (std::size_t i = argv.empty() ? 0 : 1; i < argv.size(); ++i) {
+        const std::string& arg = argv[i];
+        if (arg == "--use-vnet") {
+            o.use_vnet = true;
+        } else if (arg == "--help" || arg == "-h") {
+            o.mode = Mode::help;
+            return o;
+        } else if (arg == "--version") {
+            o.mode = Mode::version;
+            return o;
+        } else if (arg == "--check") {
+            check = true;
+            if (i + 1 < argv.size() && argv[i + 1].rfind("--", 0) != 0)
+                set_once(o.check_file, argv[++i], "--check");
+        } else if (auto br = take_value(argv, i, "--br")) {
+            set_once(o.bridge, *br, "--br");
+        } else if (auto fd = take_value(argv, i, "--fd")) {
+            set_once(o.fd, parse_fd(*fd), "--fd");
+        } else {
+            throw Error("unknown option \"" + acl::printable(arg) + "\" (see tapgate --help)");
+        }
+    }
+    if (check) {
+        if (o.bridge || o.fd) throw Error("--check does not take --br or --fd");
+        o.mode = Mode::check;
+        return o;
+    }
+    if (!o.bridge) throw Error("missing --br=BRIDGE (see tapgate --help)");
+    if (!o.fd) throw Error("missing --fd=FD (see tapgate --help)");
+    if (auto why = acl::invalid_interface_name(*o.bridge))
+        throw Error("--br: \"" + acl::printable(*o.bridge) + "\" cannot be a bridge name: " + *why);
+    return o;
+}
+
+}  // namespace tapgate::args

@@ -1,0 +1,69 @@
+#include "bridge.hpp"
+
+#include <linux/if.h>
+#include <netlink/addr.h>
+#include <netlink/route/link.h>
+#include <sys/random.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "acl.hpp"
+#include "error.hpp"
+
+namespace tapgate::bridge {
+
+namespace {
+
+// Linux bridges take the numerically lowest port MAC as their own unless an
+// address was set by hand. QEMU's helper makes tap MACs start with 0xFE so
+// that a guest's tap never becomes that lowest address; the rest is random.
+std::array<unsigned char, 6> tap_mac() {
+    std::array<unsigned char, 6> mac{};
+    if (::getrandom(mac.data() + 1, mac.size() - 1, 0) != static_cast<ssize_t>(mac.size() - 1))
+        throw system_error("cannot get random bytes for the tap MAC address");
+    mac[0] = 0xFE;
+    return mac;
+}
+
+}  // namespace
+
+Bridge find(netlink::Socket& nl, const std::string& name) {
+    netlink::LinkPtr link = nl.find_link(name);
+    if (!link) throw Error("bridge " + acl::printable(name) + " does not exist");
+    const char* type = rtnl_link_get_type(link.get());
+    if (!type || std::strcmp(type, "bridge") != 0)
+        throw Error(acl::printable(name) + " is not a bridge (it is " +
+                    (type ? std::string("a ") + acl::printable(type) + " device"
+                          : std::string("a device without a link type")) +
+                    ")");
+    return {name, rtnl_link_get_ifindex(link.get()), rtnl_link_get_mtu(link.get())};
+}
+
+void attach(netlink::Socket& nl, const Bridge& bridge, const std::string& tap_name) {
+    netlink::LinkPtr tap = nl.find_link(tap_name);
+    if (!tap) throw Error("tap " + tap_name + " vanished after it was created");
+    auto mac = tap_mac();
+    netlink::AddrPtr addr(nl_addr_build(AF_LLC, mac.data(), mac.size()));
+    netlink::LinkPtr changes(rtnl_link_alloc());
+    if (!addr || !changes) throw Error("out of memory");
+    rtnl_link_set_mtu(changes.get(), bridge.mtu);
+    rtnl_link_set_addr(changes.get(), addr.get());
+    rtnl_link_set_master(changes.get(), bridge.ifindex);
+    rtnl_link_set_flags(changes.get(), IFF_UP);
+    int e = nl.change_link(rtnl_link_get_ifindex(tap.get()), changes.get());
+    if (e == 0) return;
+    std::string what = "cannot attach " + tap_name + " to bridge " + acl::printable(bridge.name);
+    switch (e) {
+    case ENODEV:
+        // The bridge went away (or was replaced) after it was looked up.
+        throw Error(what + ": the bridge no longer exists");
+    case EXFULL:
+        throw Error(what + ": the bridge has no free port (a bridge has at most 1023)");
+    default:
+        throw Error(what + ": " + nl.describe(-1));
+    }
+}
+
+}  // namespace tapgate::bridge

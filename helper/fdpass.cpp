@@ -1,0 +1,66 @@
+#include "fdpass.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <cstring>
+#include <string>
+
+#include "error.hpp"
+
+namespace tapgate::fdpass {
+
+void check_socket(int fd) {
+    const std::string what = "--fd=" + std::to_string(fd);
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) {
+        if (errno == EBADF) throw Error(what + ": no such open file descriptor");
+        throw system_error(what);
+    }
+    if (!S_ISSOCK(st.st_mode)) throw Error(what + ": not a socket");
+    int domain = 0, type = 0, listening = 0;
+    socklen_t len = sizeof domain;
+    if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) throw system_error(what);
+    if (domain != AF_UNIX) throw Error(what + ": not a unix domain socket");
+    len = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) throw system_error(what);
+    if (type != SOCK_STREAM) throw Error(what + ": not a stream socket");
+    len = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) throw system_error(what);
+    if (listening) throw Error(what + ": a listening socket, not a connected one");
+    sockaddr_un peer{};
+    len = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) {
+        if (errno == ENOTCONN) throw Error(what + ": socket is not connected");
+        throw system_error(what);
+    }
+}
+
+void send(int socket, int fd) {
+    char payload = 0;
+    iovec iov{&payload, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+    for (;;) {
+        // MSG_NOSIGNAL: a caller that went away must give an error to report,
+        // not a SIGPIPE that kills us silently.
+        ssize_t n = ::sendmsg(socket, &msg, MSG_NOSIGNAL);
+        if (n == 1) return;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EPIPE) throw Error("cannot send the tap: the caller closed the socket");
+        throw system_error("cannot send the tap to the caller");
+    }
+}
+
+}  // namespace tapgate::fdpass

@@ -1,0 +1,14 @@
+// The socket QEMU or libvirt gave us (--fd=N) and sending the tap over it.
+#pragma once
+
+namespace tapgate::fdpass {
+
+// Throws tapgate::Error unless `fd` is an open, connected AF_UNIX stream
+// socket (what QEMU's socketpair() gives): anything else would be a caller
+// mistake, or an attempt to make a privileged process write elsewhere.
+void check_socket(int fd);
+
+// Sends `fd` with SCM_RIGHTS and one byte of payload, as QEMU expects.
+void send(int socket, int fd);
+
+}  // namespace tapgate::fdpass

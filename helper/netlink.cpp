@@ -1,0 +1,94 @@
+#include "netlink.hpp"
+
+#include <linux/netlink.h>
+#include <netlink/attr.h>
+#include <netlink/errno.h>
+#include <netlink/handlers.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <netlink/socket.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "error.hpp"
+
+namespace tapgate::netlink {
+
+void SockDeleter::operator()(nl_sock* s) const { nl_socket_free(s); }
+void LinkDeleter::operator()(rtnl_link* l) const { rtnl_link_put(l); }
+void AddrDeleter::operator()(nl_addr* a) const { nl_addr_put(a); }
+
+namespace {
+
+struct CbDeleter { void operator()(nl_cb* cb) const { nl_cb_put(cb); } };
+
+// libnl folds errnos into its own codes (EXFULL and EBUSY both become
+// "Unspecific failure"); keep the kernel's errno and its extended ack text.
+int on_error(sockaddr_nl*, nlmsgerr* e, void* arg) {
+    auto* out = static_cast<KernelError*>(arg);
+    out->error = -e->error;
+    out->message.clear();
+    auto* hdr = reinterpret_cast<nlmsghdr*>(reinterpret_cast<char*>(e) - NLMSG_HDRLEN);
+    if (hdr->nlmsg_flags & NLM_F_ACK_TLVS) {
+        // TLVs follow the error header and, unless capped, the echoed request.
+        std::size_t skip = sizeof(*e);
+        if (!(hdr->nlmsg_flags & NLM_F_CAPPED)) skip += e->msg.nlmsg_len - NLMSG_HDRLEN;
+        std::size_t total = hdr->nlmsg_len - NLMSG_HDRLEN;
+        if (skip < total) {
+            nlattr* tb[NLMSGERR_ATTR_MAX + 1] = {};
+            auto* first = reinterpret_cast<nlattr*>(reinterpret_cast<char*>(e) + NLMSG_ALIGN(skip));
+            if (nla_parse(tb, NLMSGERR_ATTR_MAX, first, static_cast<int>(total - NLMSG_ALIGN(skip)),
+                          nullptr) == 0 &&
+                tb[NLMSGERR_ATTR_MSG])
+                out->message = nla_get_string(tb[NLMSGERR_ATTR_MSG]);
+        }
+    }
+    return NL_STOP;
+}
+
+}  // namespace
+
+Socket::Socket() {
+    // An explicit callback set: the default one follows the caller's NLCB
+    // environment variable, read by libnl before main() runs.
+    std::unique_ptr<nl_cb, CbDeleter> cb(nl_cb_alloc(NL_CB_DEFAULT));
+    if (!cb) throw Error("out of memory");
+    nl_cb_err(cb.get(), NL_CB_CUSTOM, on_error, &err_);
+    sock_.reset(nl_socket_alloc_cb(cb.get()));
+    if (!sock_) throw Error("out of memory");
+    if (int rc = nl_connect(sock_.get(), NETLINK_ROUTE); rc < 0)
+        throw Error(std::string("cannot open a netlink socket: ") + nl_geterror(rc));
+    int one = 1;
+    // Older kernels lack extended acks; messages are then errno only.
+    (void)::setsockopt(nl_socket_get_fd(sock_.get()), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+}
+
+LinkPtr Socket::find_link(const std::string& name) {
+    err_ = {};
+    rtnl_link* link = nullptr;
+    int rc = rtnl_link_get_kernel(sock_.get(), 0, name.c_str(), &link);
+    if (rc == 0) return LinkPtr(link);
+    if (err_.error == ENODEV || rc == -NLE_OBJ_NOTFOUND || rc == -NLE_NODEV) return nullptr;
+    throw Error("cannot look up " + name + ": " + describe(rc));
+}
+
+int Socket::change_link(int ifindex, rtnl_link* changes) {
+    err_ = {};
+    LinkPtr orig(rtnl_link_alloc());
+    if (!orig) throw Error("out of memory");
+    rtnl_link_set_ifindex(orig.get(), ifindex);
+    int rc = rtnl_link_change(sock_.get(), orig.get(), changes, 0);
+    if (rc == 0) return 0;
+    return err_.error ? err_.error : EIO;
+}
+
+std::string Socket::describe(int nl_code) const {
+    if (!err_.error) return nl_geterror(nl_code);
+    std::string s = std::strerror(err_.error);
+    if (!err_.message.empty()) s += " (" + err_.message + ")";
+    return s;
+}
+
+}  // namespace tapgate::netlink

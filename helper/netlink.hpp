@@ -1,0 +1,49 @@
+// Netlink through libnl-route-3: one owned socket, errors with the kernel's
+// errno and extended-ack message instead of libnl's generic codes.
+#pragma once
+
+#include <memory>
+#include <string>
+
+struct nl_sock;
+struct rtnl_link;
+struct nl_addr;
+
+namespace tapgate::netlink {
+
+struct SockDeleter { void operator()(nl_sock* s) const; };
+struct LinkDeleter { void operator()(rtnl_link* l) const; };
+struct AddrDeleter { void operator()(nl_addr* a) const; };
+using LinkPtr = std::unique_ptr<rtnl_link, LinkDeleter>;
+using AddrPtr = std::unique_ptr<nl_addr, AddrDeleter>;
+
+// What the kernel said about the last failed request.
+struct KernelError {
+    int error = 0;        // errno, 0 if none was reported
+    std::string message;  // extended ack text, may be empty
+};
+
+class Socket {
+public:
+    // Connects a NETLINK_ROUTE socket. Throws tapgate::Error.
+    Socket();
+
+    nl_sock* get() const { return sock_.get(); }
+
+    // Link by name, or nullptr if no such interface. Throws on other errors.
+    LinkPtr find_link(const std::string& name);
+
+    // One RTM_NEWLINK applying `changes` to the link with `ifindex`.
+    // Returns 0 or the kernel's errno (details in last_error()).
+    int change_link(int ifindex, rtnl_link* changes);
+
+    const KernelError& last_error() const { return err_; }
+    // "strerror: extack" or libnl's text for `nl_code`.
+    std::string describe(int nl_code) const;
+
+private:
+    std::unique_ptr<nl_sock, SockDeleter> sock_;
+    KernelError err_;
+};
+
+}  // namespace tapgate::netlink

@@ -1,0 +1,19 @@
+// The process state a setuid program inherits from its caller and must not
+// trust: standard fds, other fds, the environment.
+#pragma once
+
+namespace tapgate::process {
+
+// Opens /dev/null on any of fds 0-2 that is closed, so that no file we open
+// later lands on 0-2 and gets written to by error output. Must run before
+// anything else opens a file. Aborts if it cannot be done.
+void ensure_standard_fds();
+
+// Nothing in tapgate reads the environment; clearing it keeps libraries
+// (libnl reads NLCB, NLDBG, ...) from reading the caller's either.
+void clear_environment();
+
+// Closes every fd above 2 except `keep`.
+void close_fds_except(int keep);
+
+}  // namespace tapgate::process

@@ -1,0 +1,23 @@
+// The tap device handed to QEMU: created through /dev/net/tun, not
+// persistent, so the kernel removes it (and its bridge port) when the last
+// fd closes, whatever happens to this process.
+#pragma once
+
+#include <string>
+
+#include "unique_fd.hpp"
+
+namespace tapgate::tap {
+
+struct Tap {
+    UniqueFd fd;
+    std::string name;
+    bool vnet_hdr = false;
+};
+
+// Opens /dev/net/tun and creates a tap from `name_template` ("tap%d"):
+// IFF_TAP | IFF_NO_PI, plus IFF_VNET_HDR when `want_vnet_hdr` and the
+// kernel offers it. Throws tapgate::Error.
+Tap create(const std::string& name_template, bool want_vnet_hdr);
+
+}  // namespace tapgate::tap

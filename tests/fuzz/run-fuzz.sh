@@ -5,15 +5,16 @@
 #
 #   tests/fuzz/run-fuzz.sh [SECONDS] [OUTDIR]
 #
-# SECONDS defaults to 60. OUTDIR (default: .fuzz-acl in the source tree)
+# SECONDS defaults to $TAPGATE_FUZZ_SECONDS, else 60. OUTDIR (default:
+# $TAPGATE_FUZZ_OUT, else .fuzz-acl in the source tree)
 # receives the binary, the working corpus and any crash artifacts; the seed
 # corpus in the tree is never modified. CXX may name another clang++.
 set -eu
 
-seconds=${1:-60}
+seconds=${1:-${TAPGATE_FUZZ_SECONDS:-60}}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-out=${2:-$root/.fuzz-acl}
+out=${2:-${TAPGATE_FUZZ_OUT:-$root/.fuzz-acl}}
 cxx=${CXX:-clang++}
 
 case $seconds in

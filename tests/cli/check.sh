@@ -1,0 +1,75 @@
+#!/bin/bash
+# tapgate --check, --help, --version: output, exit status, and that --check
+# reads files as the caller, never with the setuid binary's privilege.
+. "$TAPGATE_SOURCE_ROOT/tests/lib/ns.sh"
+[ "$(id -u)" -eq 0 ] || { echo "needs root"; exit 77; }
+tg_isolate "$@"
+
+bin=$TAPGATE_BUILD_ROOT/helper/tapgate
+tg=$(tg_setuid_copy "$bin" tapgate)
+d=/etc/qemu
+
+# expect STATUS CMD...: runs CMD, keeps its stdout/stderr in $out/$err.
+expect() {
+    local want=$1
+    shift
+    out=$("$@" 2>"$TG_ROOT/err")
+    local rc=$?
+    err=$(cat "$TG_ROOT/err")
+    [ "$rc" -eq "$want" ] || { echo "exit $rc, wanted $want: $*"; echo "stdout: $out"; echo "stderr: $err"; return 1; }
+}
+has() { grep -qF -- "$2" <<<"$1" || { echo "missing '$2' in: $1"; return 1; }; }
+lines() { [ "$(printf '%s' "$1" | grep -c '')" -eq "$2" ] || { echo "wanted $2 lines: $1"; return 1; }; }
+
+tg_check "--version prints the version" \
+    eval 'expect 0 $tg --version && has "$out" "tapgate 0."'
+tg_check "--help prints the usage on stdout" \
+    eval 'expect 0 $tg --help && has "$out" "Usage: tapgate" && [ -z "$err" ]'
+
+tg_acl "allow br0" "# comment" "deny br1" "include /etc/qemu/alice.conf"
+printf 'allow br2\n' > $d/alice.conf
+chown root:$TG_ALICE $d/alice.conf
+chmod 0640 $d/alice.conf
+
+tg_check "clean default file: exit 0, summary on stdout, nothing on stderr" \
+    eval 'expect 0 $tg --check && has "$out" "/etc/qemu/bridge.conf: OK, 3 rules" && [ -z "$err" ]'
+tg_check "alice reads her include: 3 rules" \
+    eval 'expect 0 tg_as $TG_ALICE $tg --check && has "$out" "OK, 3 rules"'
+tg_check "bob cannot read alice.conf: skipped without a word, 2 rules" \
+    eval 'expect 0 tg_as $TG_BOB $tg --check && has "$out" "OK, 2 rules" && [ -z "$err" ]'
+
+printf 'allow br0\ninclude missing.conf\n' > $d/m.conf
+tg_check "root is told about an include that does not exist (warning, exit 0)" \
+    eval 'expect 0 $tg --check $d/m.conf && has "$err" "$d/m.conf:2: warning: include $d/missing.conf skipped: No such file or directory"'
+tg_check "an unprivileged user is not" \
+    eval 'expect 0 tg_as $TG_BOB $tg --check $d/m.conf && [ -z "$err" ]'
+
+printf 'allow br0\nallw br1\ndeny\nallow a/b\nallow br0 br1\n' > $d/bad.conf
+tg_check "every problem is reported with file:line, exit 1" \
+    eval 'expect 1 $tg --check $d/bad.conf && lines "$err" 4 &&
+          has "$err" "$d/bad.conf:2: unknown command" && has "$err" "$d/bad.conf:3: deny: missing" &&
+          has "$err" "$d/bad.conf:4: allow: \"a/b\" cannot be a bridge name" &&
+          has "$err" "$d/bad.conf:5: allow: unexpected \"br1\"" && has "$out" "4 errors"'
+printf 'include bad.conf\n' > $d/outer.conf
+tg_check "errors inside an include name the include's file and line" \
+    eval 'expect 1 $tg --check $d/outer.conf && has "$err" "$d/bad.conf:2: unknown command"'
+
+# --check drops every privilege: the setuid copy must not read what the
+# caller cannot. shadow-like file: root 0600.
+printf 'allow secret\n' > $d/private.conf
+chmod 0600 $d/private.conf
+tg_check "a user cannot read a root-only file through the setuid binary" \
+    eval 'expect 1 tg_as $TG_USER $tg --check $d/private.conf && has "$err" "cannot open: Permission denied"'
+tg_check "root can" \
+    eval 'expect 0 $tg --check $d/private.conf'
+
+printf 'allow br0\n' > $TG_ROOT/scratch/mine.conf
+chown $TG_USER $TG_ROOT/scratch/mine.conf
+tg_check "a file owned by the user is refused, with the reason" \
+    eval 'expect 1 tg_as $TG_USER $tg --check $TG_ROOT/scratch/mine.conf && has "$err" "is owned by uid $TG_UID, not root"'
+tg_check "--check with --br is a usage error" \
+    eval 'expect 1 $tg --check --br=br0 && has "$err" "tapgate: --check does not take --br or --fd"'
+tg_check "a missing main file is an error" \
+    eval 'expect 1 $tg --check /etc/qemu/nope.conf && has "$err" "/etc/qemu/nope.conf: cannot open: No such file or directory"'
+
+tg_done

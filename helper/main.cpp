@@ -18,6 +18,7 @@
 #include "check.hpp"
 #include "config.h"
 #include "error.hpp"
+#include "fault.hpp"
 #include "fdpass.hpp"
 #include "netlink.hpp"
 #include "privileges.hpp"
@@ -38,18 +39,25 @@ int run_helper(const args::Options& opt) {
     const acl::Decision decision = acl::decide(policy, *opt.bridge);
     if (!decision.allowed) throw Error(decision.explain(*opt.bridge, TAPGATE_ACL_FILE));
 
+    fault::point("after-acl");
+
     netlink::Socket nl;
     const bridge::Bridge br = bridge::find(nl, *opt.bridge);
     tap::Tap tap = tap::create("tap%d", opt.use_vnet);
+    fault::point("after-tap");
     bridge::attach(nl, br, tap.name);
+    fault::point("after-attach");
     fdpass::send(sock, tap.fd.get());
+    fault::point("after-send");
     return 0;
 }
 
 int run(const std::vector<std::string>& argv) {
     // Before anything can fail: the caller controls privileges we must shed,
     // fds we must not write into, and an environment libraries would read.
+    fault::init();
     privileges::drop_to_net_admin();
+    fault::point("after-drop");
     process::clear_environment();
     nl_debug = 0;  // libnl read $NLDBG before main()
 

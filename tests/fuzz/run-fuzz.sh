@@ -1,20 +1,23 @@
 #!/bin/sh
-# Builds the ACL fuzzer with clang and runs it for a while over a copy of
-# the seed corpus. Exits non-zero if the build fails or the fuzzer finds a
-# crash, a leak, a sanitizer report, a timeout or a broken invariant.
+# Builds the libFuzzer targets with clang and runs each for a while over a
+# copy of its seed corpus. Exits non-zero if a build fails or a fuzzer finds
+# a crash, a leak, a sanitizer report, a timeout or a broken invariant.
 #
-#   tests/fuzz/run-fuzz.sh [SECONDS] [OUTDIR]
+#   tests/fuzz/run-fuzz.sh [SECONDS] [OUTDIR] [TARGET...]
 #
-# SECONDS defaults to $TAPGATE_FUZZ_SECONDS, else 60. OUTDIR (default:
-# $TAPGATE_FUZZ_OUT, else .fuzz-acl in the source tree)
-# receives the binary, the working corpus and any crash artifacts; the seed
-# corpus in the tree is never modified. CXX may name another clang++.
+# SECONDS (per target) defaults to $TAPGATE_FUZZ_SECONDS, else 60. OUTDIR
+# (default: $TAPGATE_FUZZ_OUT, else .fuzz in the source tree) receives the
+# binaries, the working corpora and any crash artifacts; the seed corpora in
+# the tree are never modified. TARGETs: acl, args (default: all). CXX may
+# name another clang++.
 set -eu
 
 seconds=${1:-${TAPGATE_FUZZ_SECONDS:-60}}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-out=${2:-${TAPGATE_FUZZ_OUT:-$root/.fuzz-acl}}
+out=${2:-${TAPGATE_FUZZ_OUT:-$root/.fuzz}}
+[ $# -gt 2 ] && shift 2 || set --
+targets=${*:-acl args}
 cxx=${CXX:-clang++}
 
 case $seconds in
@@ -24,41 +27,49 @@ if ! command -v "$cxx" >/dev/null 2>&1; then
     echo "run-fuzz.sh: $cxx not found (libFuzzer needs clang)" >&2
     exit 2
 fi
-
-mkdir -p "$out/corpus"
+mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-# Built directly rather than through meson so that CI needs no second build
-# directory configured with clang. Always rebuilt: it takes seconds, and a
-# stale binary would fuzz old code.
-echo "run-fuzz.sh: building $out/fuzz_acl with $cxx"
-"$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion -Wold-style-cast \
-    -I"$root/acl" \
-    "$here/fuzz_acl.cpp" "$root/acl/parser.cpp" "$root/acl/decision.cpp" "$root/acl/source.cpp" \
-    -o "$out/fuzz_acl.new"
-mv "$out/fuzz_acl.new" "$out/fuzz_acl"
+acl_src="$root/acl/parser.cpp $root/acl/decision.cpp $root/acl/source.cpp"
+for t in $targets; do
+    case $t in
+        acl) src="$acl_src" max_len=12000 ;;
+        args) src="$root/helper/args.cpp $acl_src" max_len=4096 ;;
+        *) echo "run-fuzz.sh: unknown target '$t'" >&2; exit 2 ;;
+    esac
+    # Built directly rather than through meson so that CI needs no second
+    # build directory configured with clang. Always rebuilt: it takes
+    # seconds, and a stale binary would fuzz old code.
+    echo "run-fuzz.sh: building $out/fuzz_$t with $cxx"
+    # shellcheck disable=SC2086
+    "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+        -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion -Wold-style-cast \
+        -I"$root/acl" -I"$root/helper" \
+        "$here/fuzz_$t.cpp" $src -o "$out/fuzz_$t.new"
+    mv "$out/fuzz_$t.new" "$out/fuzz_$t"
 
-# The working corpus starts from the seeds and keeps what earlier runs in
-# the same OUTDIR found.
-cp "$here/corpus/acl/"* "$out/corpus/"
+    # The working corpus starts from the seeds and keeps what earlier runs
+    # in the same OUTDIR found.
+    mkdir -p "$out/corpus-$t"
+    cp "$here/corpus/$t/"* "$out/corpus-$t/"
 
-echo "run-fuzz.sh: fuzzing for ${seconds}s"
-export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-status=0
-"$out/fuzz_acl" \
-    -max_total_time="$seconds" \
-    -timeout=10 \
-    -rss_limit_mb=2048 \
-    -max_len=12000 \
-    -dict="$here/acl.dict" \
-    -print_final_stats=1 \
-    -artifact_prefix="$out/" \
-    "$out/corpus" || status=$?
-if [ "$status" -ne 0 ]; then
-    echo "run-fuzz.sh: FAILED (status $status); reproducer in $out/ (crash-*, leak-*, timeout-*, oom-*)" >&2
-    exit 1
-fi
-echo "run-fuzz.sh: no crashes in ${seconds}s"
+    echo "run-fuzz.sh: fuzzing $t for ${seconds}s"
+    status=0
+    ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}" \
+    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
+    "$out/fuzz_$t" \
+        -max_total_time="$seconds" \
+        -timeout=10 \
+        -rss_limit_mb=2048 \
+        -max_len="$max_len" \
+        -dict="$here/$t.dict" \
+        -print_final_stats=1 \
+        -artifact_prefix="$out/$t-" \
+        "$out/corpus-$t" || status=$?
+    if [ "$status" -ne 0 ]; then
+        echo "run-fuzz.sh: $t FAILED (status $status); reproducer in $out/ ($t-crash-*, $t-leak-*, ...)" >&2
+        exit 1
+    fi
+    echo "run-fuzz.sh: $t: no crashes in ${seconds}s"
+done

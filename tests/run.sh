@@ -1,17 +1,35 @@
 #!/bin/bash
-# The test command: installs what is missing, builds tapgate in build-test/
-# and runs every test suite (unit, fuzz, integration, differential, real
-# QEMU, real libvirt, man page lint). Needs root: the tests create network
-# namespaces and setuid copies (they never touch the host's interfaces or
-# its /etc). Extra arguments go to `meson test` (e.g. --suite unit).
-set -eu
+# The test command: installs what is missing, builds tapgate twice and runs
+# the tests:
+#   build-test/  the normal hardened build: every suite (unit, fuzz, cli,
+#                install, integration, differential, qemu, libvirt, man);
+#   build-asan/  ASan + UBSan: the suites that run tapgate's own code
+#                directly (unit, cli, integration).
+# Needs root: the tests create network namespaces and setuid copies (they
+# never touch the host's interfaces or its /etc). Extra arguments go to
+# both `meson test` runs (e.g. --suite unit).
+set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
-bash "$root/tests/deps.sh"
-build=$root/build-test
-if [ -f "$build/build.ninja" ]; then
-    meson setup --reconfigure "$build" "$root" >/dev/null
-else
-    meson setup "$build" "$root" >/dev/null
-fi
-ninja -C "$build"
-exec meson test -C "$build" --print-errorlogs --num-processes 2 "$@"
+bash "$root/tests/deps.sh" || exit 1
+
+# setup DIR [OPTION...]: configure once, reconfigure later.
+setup() {
+    local dir=$1
+    shift
+    if [ -f "$dir/build.ninja" ]; then
+        meson setup --reconfigure "$dir" "$root" "$@" >/dev/null
+    else
+        meson setup "$dir" "$root" "$@" >/dev/null
+    fi && ninja -C "$dir"
+}
+
+status=0
+setup "$root/build-test" || exit 1
+meson test -C "$root/build-test" --print-errorlogs --num-processes 2 "$@" || status=1
+
+sanitizer_suites=(--suite unit --suite cli --suite integration)
+[ $# -gt 0 ] && sanitizer_suites=()
+setup "$root/build-asan" -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false || exit 1
+meson test -C "$root/build-asan" --print-errorlogs --num-processes 2 \
+    "${sanitizer_suites[@]}" "$@" || status=1
+exit $status

@@ -42,16 +42,54 @@ struct Diagnostic {
 
 enum class Action { allow, deny };
 
+// Who is asking. Group membership comes from the user database (NSS) for the
+// caller's user name, never from the process's current groups: a user can
+// shed a supplementary group inside a user namespace, so those are no basis
+// for a deny.
+struct Caller {
+    static constexpr std::uint32_t no_id = UINT32_MAX;
+    std::uint32_t uid = no_id;
+    std::string name;                 // empty: unknown to the user database
+    std::vector<std::uint32_t> gids;  // primary and supplementary, from NSS
+};
+
+// Resolves the names in user and group qualifiers. acl/ makes no lookups of
+// its own (NSS may reach the network): the helper supplies NSS, tests a map.
+class Directory {
+public:
+    virtual ~Directory() = default;
+    virtual std::optional<std::uint32_t> user_id(const std::string& name) = 0;
+    virtual std::optional<std::uint32_t> group_id(const std::string& name) = 0;
+};
+
+class MemoryDirectory final : public Directory {
+public:
+    std::map<std::string, std::uint32_t> users, groups;
+    std::optional<std::uint32_t> user_id(const std::string& name) override;
+    std::optional<std::uint32_t> group_id(const std::string& name) override;
+};
+
+struct Principal {
+    std::string name;
+    std::uint32_t id = 0;
+};
+
 struct Rule {
     Action action = Action::deny;
     bool all = false;    // "allow all" / "deny all"
     std::string bridge;  // empty when all
     Location where;
-    // Qualifiers (users, groups, ...) extend this struct; a rule applies to
-    // a request only when every qualifier matches.
+    // tapgate's extension: "allow br0 user alice,bob group lab". A rule with
+    // qualifiers applies to the listed users and to members of the listed
+    // groups (either); a rule without applies to everyone.
+    std::vector<Principal> users;
+    std::vector<Principal> groups;
 
-    bool matches(std::string_view requested_bridge) const;
-    std::string text() const;  // the rule as written, normalised: "deny all"
+    bool qualified() const { return !users.empty() || !groups.empty(); }
+    bool applies_to(const Caller& caller) const;
+    bool matches(std::string_view requested_bridge, const Caller& caller) const;
+    // The rule as written, normalised: "deny all", "allow br0 user alice group lab".
+    std::string text() const;
 };
 
 // An include that could not be opened by the caller. Skipped silently in a
@@ -65,6 +103,9 @@ struct SkippedInclude {
 
 struct Policy {
     std::string main_file;
+    // Whether any rule names users or groups: only then does the helper
+    // need to look the caller up.
+    bool qualified = false;
     std::vector<Rule> rules;  // in file order, includes expanded in place
     std::vector<Diagnostic> errors;
     std::vector<SkippedInclude> skipped;
@@ -89,6 +130,8 @@ struct Decision {
     std::string explain(std::string_view bridge, std::string_view main_file) const;
 };
 
+Decision decide(const Policy& policy, std::string_view bridge, const Caller& caller);
+// For an anonymous caller: rules with user or group qualifiers never apply.
 Decision decide(const Policy& policy, std::string_view bridge);
 
 // What a kernel interface name may be (dev_valid_name): 1..15 bytes, not
@@ -144,8 +187,10 @@ public:
     FileContent read(const std::string& path) override;
 };
 
-// Reads and parses the main file and everything it includes.
-Policy load(Source& source, const std::string& main_file);
+// Reads and parses the main file and everything it includes. Names in user
+// and group qualifiers are resolved through `directory`; without one, such
+// rules are errors.
+Policy load(Source& source, const std::string& main_file, Directory* directory = nullptr);
 
 // Parses text already read (used by load, and by the fuzzer directly).
 // Includes are resolved through `source`; `depth` is the nesting level of
@@ -153,7 +198,7 @@ Policy load(Source& source, const std::string& main_file);
 // being read, to catch cycles.
 void parse_text(Source& source, std::string_view text, const std::string& file,
                 int depth, std::vector<std::pair<std::uint64_t, std::uint64_t>>& stack,
-                Policy& out);
+                Policy& out, Directory* directory = nullptr);
 
 // Directory part of a path, for resolving relative includes: "/a/b" -> "/a".
 std::string directory_of(const std::string& path);

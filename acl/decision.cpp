@@ -2,17 +2,51 @@
 
 namespace tapgate::acl {
 
-bool Rule::matches(std::string_view requested_bridge) const {
-    return all || bridge == requested_bridge;
+bool Rule::applies_to(const Caller& caller) const {
+    if (!qualified()) return true;
+    for (const auto& u : users)
+        if (caller.uid != Caller::no_id && u.id == caller.uid) return true;
+    for (const auto& g : groups)
+        for (auto gid : caller.gids)
+            if (g.id == gid) return true;
+    return false;
+}
+
+bool Rule::matches(std::string_view requested_bridge, const Caller& caller) const {
+    return (all || bridge == requested_bridge) && applies_to(caller);
 }
 
 std::string Rule::text() const {
-    return std::string(action == Action::allow ? "allow " : "deny ") + (all ? "all" : bridge);
+    std::string s = std::string(action == Action::allow ? "allow " : "deny ") + (all ? "all" : bridge);
+    auto list = [&s](const char* kind, const std::vector<Principal>& ps) {
+        if (ps.empty()) return;
+        s += std::string(" ") + kind + " ";
+        for (std::size_t i = 0; i < ps.size(); ++i) s += (i ? "," : "") + ps[i].name;
+    };
+    list("user", users);
+    list("group", groups);
+    return s;
+}
+
+std::optional<std::uint32_t> MemoryDirectory::user_id(const std::string& name) {
+    auto it = users.find(name);
+    if (it == users.end()) return std::nullopt;
+    return it->second;
+}
+
+std::optional<std::uint32_t> MemoryDirectory::group_id(const std::string& name) {
+    auto it = groups.find(name);
+    if (it == groups.end()) return std::nullopt;
+    return it->second;
 }
 
 // Same meaning as qemu-bridge-helper: default deny, and any matching deny
 // beats any matching allow wherever the two stand in the files.
 Decision decide(const Policy& policy, std::string_view bridge) {
+    return decide(policy, bridge, Caller{});
+}
+
+Decision decide(const Policy& policy, std::string_view bridge, const Caller& caller) {
     Decision d;
     if (!policy.ok()) {
         d.policy_error = policy.errors.front();
@@ -21,7 +55,7 @@ Decision decide(const Policy& policy, std::string_view bridge) {
     }
     const Rule* first_allow = nullptr;
     for (const Rule& rule : policy.rules) {
-        if (!rule.matches(bridge)) continue;
+        if (!rule.matches(bridge, caller)) continue;
         if (rule.action == Action::deny) {
             d.rule = rule;
             return d;

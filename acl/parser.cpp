@@ -57,8 +57,10 @@ namespace {
 class FileParser {
 public:
     FileParser(Source& source, const std::string& file, int depth,
-               std::vector<std::pair<std::uint64_t, std::uint64_t>>& stack, Policy& out)
-        : source_(source), file_(file), depth_(depth), stack_(stack), out_(out) {}
+               std::vector<std::pair<std::uint64_t, std::uint64_t>>& stack, Policy& out,
+               Directory* directory)
+        : source_(source), file_(file), depth_(depth), stack_(stack), out_(out),
+          directory_(directory) {}
 
     void parse(std::string_view text) {
         unsigned line_no = 0;
@@ -102,12 +104,6 @@ private:
             error(line_no, std::string(command) + ": missing bridge name or \"all\"");
             return;
         }
-        if (words.size() > 2) {
-            error(line_no, std::string(command) + ": unexpected \"" + printable(words[2]) +
-                               "\" after \"" + printable(words[1]) +
-                               "\" (one bridge name or \"all\" per line)");
-            return;
-        }
         Rule rule;
         rule.action = action;
         rule.where = {file_, line_no};
@@ -120,7 +116,52 @@ private:
         } else {
             rule.bridge = std::string(words[1]);
         }
+        // Qualifiers: pairs of "user"/"group" and a comma-separated list.
+        for (std::size_t i = 2; i < words.size(); i += 2) {
+            std::string_view kind = words[i];
+            if (kind != "user" && kind != "group") {
+                error(line_no, std::string(command) + ": unexpected \"" + printable(kind) +
+                                   "\" after \"" + printable(words[i - 1]) +
+                                   "\" (one bridge name or \"all\" per line, then optionally "
+                                   "\"user NAME,...\" or \"group NAME,...\")");
+                return;
+            }
+            if (i + 1 >= words.size()) {
+                error(line_no, std::string(command) + ": " + std::string(kind) +
+                                   ": missing name");
+                return;
+            }
+            if (!parse_principals(kind == "user", words[i + 1], rule, line_no)) return;
+        }
+        if (rule.qualified()) out_.qualified = true;
         out_.rules.push_back(std::move(rule));
+    }
+
+    bool parse_principals(bool user, std::string_view list, Rule& rule, unsigned line_no) {
+        const char* kind = user ? "user" : "group";
+        auto& into = user ? rule.users : rule.groups;
+        const std::string_view whole = list;
+        for (;;) {
+            auto comma = list.find(',');
+            std::string name(list.substr(0, comma));
+            if (name.empty()) {
+                error(line_no, std::string(kind) + ": empty name in \"" + printable(whole) + "\"");
+                return false;
+            }
+            if (!directory_) {
+                error(line_no, std::string(kind) + " " + printable(name) +
+                                   ": user and group rules need a user database");
+                return false;
+            }
+            auto id = user ? directory_->user_id(name) : directory_->group_id(name);
+            if (!id) {
+                error(line_no, std::string("unknown ") + kind + " \"" + printable(name) + "\"");
+                return false;
+            }
+            into.push_back({name, *id});
+            if (comma == std::string_view::npos) return true;
+            list.remove_prefix(comma + 1);
+        }
     }
 
     void parse_include(std::string_view path, unsigned line_no) {
@@ -160,7 +201,7 @@ private:
             return;
         }
         stack_.push_back(content.id);
-        parse_text(source_, content.text, resolved, depth_ + 1, stack_, out_);
+        parse_text(source_, content.text, resolved, depth_ + 1, stack_, out_, directory_);
         stack_.pop_back();
     }
 
@@ -169,6 +210,7 @@ private:
     int depth_;
     std::vector<std::pair<std::uint64_t, std::uint64_t>>& stack_;
     Policy& out_;
+    Directory* directory_;
 };
 
 }  // namespace
@@ -211,11 +253,12 @@ std::string resolve_include(const std::string& including_file, const std::string
 }
 
 void parse_text(Source& source, std::string_view text, const std::string& file, int depth,
-                std::vector<std::pair<std::uint64_t, std::uint64_t>>& stack, Policy& out) {
-    FileParser(source, file, depth, stack, out).parse(text);
+                std::vector<std::pair<std::uint64_t, std::uint64_t>>& stack, Policy& out,
+                Directory* directory) {
+    FileParser(source, file, depth, stack, out, directory).parse(text);
 }
 
-Policy load(Source& source, const std::string& main_file) {
+Policy load(Source& source, const std::string& main_file, Directory* directory) {
     Policy policy;
     policy.main_file = main_file;
     FileContent content = source.read(main_file);
@@ -231,7 +274,7 @@ Policy load(Source& source, const std::string& main_file) {
         break;
     }
     std::vector<std::pair<std::uint64_t, std::uint64_t>> stack{content.id};
-    parse_text(source, content.text, main_file, 0, stack, policy);
+    parse_text(source, content.text, main_file, 0, stack, policy, directory);
     return policy;
 }
 

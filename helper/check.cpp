@@ -6,12 +6,14 @@
 #include <cstring>
 
 #include "acl.hpp"
+#include "identity.hpp"
 
 namespace tapgate::check {
 
 int run(const std::string& file) {
     acl::FileSystemSource source;
-    acl::Policy policy = acl::load(source, file);
+    identity::NssDirectory directory;
+    acl::Policy policy = acl::load(source, file, &directory);
     for (const auto& d : policy.errors) std::fprintf(stderr, "%s\n", d.str().c_str());
     // An include the caller cannot open is normal for an unprivileged user
     // (the per-user include idiom) and telling them would reveal which files

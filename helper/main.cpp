@@ -7,6 +7,7 @@
 // persistent: on any failure (or a kill) the kernel removes it, and with it
 // the bridge port, when this process exits.
 #include <netlink/netlink.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -20,6 +21,7 @@
 #include "error.hpp"
 #include "fault.hpp"
 #include "fdpass.hpp"
+#include "identity.hpp"
 #include "netlink.hpp"
 #include "privileges.hpp"
 #include "process.hpp"
@@ -35,8 +37,12 @@ int run_helper(const args::Options& opt) {
 
     // Read as the real user: per-user include files rely on it.
     acl::FileSystemSource source;
-    const acl::Policy policy = acl::load(source, TAPGATE_ACL_FILE);
-    const acl::Decision decision = acl::decide(policy, *opt.bridge);
+    identity::NssDirectory directory;
+    const acl::Policy policy = acl::load(source, TAPGATE_ACL_FILE, &directory);
+    // The user database is asked only when a rule names users or groups.
+    const acl::Caller caller =
+        policy.qualified ? identity::lookup(::getuid()) : acl::Caller{::getuid(), {}, {}};
+    const acl::Decision decision = acl::decide(policy, *opt.bridge, caller);
     if (!decision.allowed) throw Error(decision.explain(*opt.bridge, TAPGATE_ACL_FILE));
 
     fault::point("after-acl");

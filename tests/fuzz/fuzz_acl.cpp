@@ -37,8 +37,16 @@ bool all_printable(std::string_view s) {
     return true;
 }
 
-void check_decision(const Policy& policy, std::string_view bridge) {
-    Decision d = decide(policy, bridge);
+// Callers the decisions are checked for: nobody known, and two users in
+// different groups of the directory below.
+const Caller callers[] = {
+    {},
+    {1000, "alice", {1000, 2000}},
+    {1001, "bob", {1001, 2001}},
+};
+
+void check_decision(const Policy& policy, std::string_view bridge, const Caller& caller) {
+    Decision d = decide(policy, bridge, caller);
     if (!policy.ok()) {
         // Fail closed, whatever the rules say.
         check(!d.allowed && !d.rule && d.policy_error);
@@ -47,13 +55,13 @@ void check_decision(const Policy& policy, std::string_view bridge) {
         check(!d.policy_error);
         bool any_deny = false, any_allow = false;
         for (const Rule& r : policy.rules) {
-            if (!r.matches(bridge)) continue;
+            if (!r.matches(bridge, caller)) continue;
             (r.action == Action::deny ? any_deny : any_allow) = true;
         }
         check(d.allowed == (any_allow && !any_deny));
         check(d.rule.has_value() == (any_allow || any_deny));
         if (d.rule) {
-            check(d.rule->matches(bridge));
+            check(d.rule->matches(bridge, caller));
             check((d.rule->action == Action::allow) == d.allowed);
             check(d.rule->where.line > 0);
         }
@@ -88,24 +96,35 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     }
 
-    Policy policy = load(source, "/etc/qemu/bridge.conf");
+    MemoryDirectory directory;
+    directory.users = {{"alice", 1000}, {"bob", 1001}, {"root", 0}};
+    directory.groups = {{"alice", 1000}, {"bob", 1001}, {"lab", 2000}, {"guests", 2001}};
+    Policy policy = load(source, "/etc/qemu/bridge.conf", &directory);
 
     for (const Diagnostic& e : policy.errors) {
         check(!e.message.empty());
         check(!e.where.file.empty());
     }
+    bool qualified = false;
     for (const Rule& r : policy.rules) {
         check(r.where.line > 0);
+        qualified = qualified || r.qualified();
+        // Every name was resolved, and to what the directory says.
+        for (const auto& u : r.users) check(directory.users.at(u.name) == u.id);
+        for (const auto& g : r.groups) check(directory.groups.at(g.name) == g.id);
         check(r.all ? r.bridge.empty() : !invalid_interface_name(r.bridge));
     }
 
+    check(policy.qualified == qualified);
+
     static const char* const fixed[] = {"br0", "all", "ALL", "virbr0", "", "abcdefghijklmnop"};
-    for (const char* b : fixed) check_decision(policy, b);
+    for (const Caller& c : callers)
+        for (const char* b : fixed) check_decision(policy, b, c);
     // Names the policy mentions, so that allow paths are reached too.
     std::size_t n = 0;
     for (const Rule& r : policy.rules) {
         if (r.all) continue;
-        check_decision(policy, r.bridge);
+        for (const Caller& c : callers) check_decision(policy, r.bridge, c);
         if (++n == 4) break;
     }
     return 0;

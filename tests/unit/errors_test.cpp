@@ -223,7 +223,7 @@ TEST_CASE("all errors are collected, in file order, across includes") {
               "/etc/qemu/a.conf:2: allow: \"..\" cannot be a bridge name: \".\" and \"..\" are "
               "not allowed",
               "/etc/qemu/bridge.conf:4: allow: unexpected \"y\" after \"x\" (one bridge name or "
-              "\"all\" per line)",
+              "\"all\" per line, then optionally \"user NAME,...\" or \"group NAME,...\")",
           });
     check_fails_closed(p);
     CHECK(acl::decide(p, "br0").policy_error_count == 4);

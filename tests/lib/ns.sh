@@ -18,6 +18,9 @@ tg_isolate() {
     if [ -z "${TG_ISOLATED:-}" ]; then
         local holder rc
         holder=$(mktemp -d /tmp/tapgate-ns.XXXXXX)
+        # A test killed by a timeout must not leave its mount point behind.
+        trap 'rmdir "$holder" 2>/dev/null' EXIT
+        trap 'exit 143' TERM INT HUP
         TG_ISOLATED=1 TG_HOLDER=$holder unshare --net --mount --propagation private --fork -- \
             "$BASH" "$0" "$@"
         rc=$?

@@ -1,0 +1,368 @@
+#include "settings.hpp"
+
+#include <ini.h>
+#include <syslog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace tapgate::settings {
+
+namespace {
+
+// Digits kept free for the kernel's %d: 9999 taps of one name prefix.
+constexpr std::size_t counter_room = 4;
+
+bool blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && blank(s.front())) s.remove_prefix(1);
+    while (!s.empty() && blank(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+std::vector<std::string_view> words(std::string_view s) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        while (i < s.size() && blank(s[i])) ++i;
+        std::size_t start = i;
+        while (i < s.size() && !blank(s[i])) ++i;
+        if (i > start) out.push_back(s.substr(start, i - start));
+    }
+    return out;
+}
+
+std::optional<bool> parse_bool(std::string_view v) {
+    for (const char* t : {"yes", "true", "on", "1"})
+        if (v == t) return true;
+    for (const char* f : {"no", "false", "off", "0"})
+        if (v == f) return false;
+    return std::nullopt;
+}
+
+std::optional<unsigned> parse_number(std::string_view v, unsigned lo, unsigned hi) {
+    unsigned n = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || n < lo || n > hi)
+        return std::nullopt;
+    return n;
+}
+
+// Why a tap name template cannot work, or nullopt.
+std::optional<std::string> bad_template(std::string_view t) {
+    std::size_t fixed = 0;
+    int d = 0, u = 0, i = 0;
+    for (std::size_t k = 0; k < t.size(); ++k) {
+        char c = t[k];
+        if (c == '%') {
+            char next = k + 1 < t.size() ? t[k + 1] : '\0';
+            ++k;
+            if (next == 'd') ++d;
+            else if (next == 'u') ++u;
+            else if (next == 'i') ++i, fixed += 10;
+            else return "unknown escape \"%" + std::string(next ? 1 : 0, next) + "\" (use %u, %i and %d)";
+            continue;
+        }
+        if (c == '/' || c == ':' || blank(c) || c == '\n' || c == '\0')
+            return "contains a character an interface name cannot hold";
+        ++fixed;
+    }
+    if (d != 1) return "needs exactly one %d (the kernel's counter keeps names unique)";
+    if (u > 1 || i > 1) return "%u and %i may appear once each";
+    if (fixed + counter_room + (u ? 1 : 0) > acl::max_ifname_length)
+        return "too long: the name must fit in " + std::to_string(acl::max_ifname_length) +
+               " characters with a uid of 10 digits, a counter of " + std::to_string(counter_room) +
+               (u ? " and at least one character of the user name" : "");
+    return std::nullopt;
+}
+
+struct Parser {
+    const std::string& file;
+    acl::Directory& directory;
+    Settings& out;
+    std::string_view rest;  // text not yet handed to inih
+    unsigned line = 0;      // number of the line inih is working on
+    Scope* scope = nullptr;  // current section, null for [global] or none
+    bool in_global = false;
+    bool section_ok = false;  // false after a bad header: its keys are skipped
+    std::map<std::string, unsigned> seen_in_section;
+
+    void error(std::string message, unsigned at = 0) {
+        out.errors.push_back({{file, at ? at : line}, std::move(message)});
+    }
+
+    // Section headers are checked here, as inih hands us the line: inih
+    // would not tell us about a section without keys.
+    void header(std::string_view text) {
+        auto close = text.find(']');
+        if (close == std::string_view::npos) return;  // inih reports it
+        seen_in_section.clear();
+        scope = nullptr;
+        in_global = false;
+        section_ok = false;
+        auto w = words(text.substr(1, close - 1));
+        if (w.size() == 1 && w[0] == "global") {
+            in_global = true;
+            section_ok = true;
+            return;
+        }
+        Scope s;
+        s.where = {file, line};
+        if (w.size() == 1 && w[0] == "defaults") {
+            s.kind = ScopeKind::defaults;
+        } else if ((w.size() == 2 || w.size() == 4) && w[0] == "bridge") {
+            if (auto why = acl::invalid_interface_name(w[1])) {
+                error("[bridge " + acl::printable(w[1]) + "]: not a bridge name: " + *why);
+                return;
+            }
+            s.kind = ScopeKind::bridge;
+            s.bridge = std::string(w[1]);
+            if (w.size() == 4) {
+                bool user = w[2] == "user";
+                if (!user && w[2] != "group") {
+                    error("section [" + acl::printable(text.substr(1, close - 1)) +
+                          "]: expected \"user NAME\" or \"group NAME\" after the bridge");
+                    return;
+                }
+                std::string name(w[3]);
+                auto id = user ? directory.user_id(name) : directory.group_id(name);
+                if (!id) {
+                    error(std::string("unknown ") + (user ? "user" : "group") + " \"" +
+                          acl::printable(name) + "\"");
+                    return;
+                }
+                s.kind = user ? ScopeKind::user : ScopeKind::group;
+                s.who = {name, *id};
+            }
+        } else {
+            error("unknown section [" + acl::printable(text.substr(1, close - 1)) +
+                  "] (expected [global], [defaults], [bridge NAME], [bridge NAME user USER] or "
+                  "[bridge NAME group GROUP])");
+            return;
+        }
+        for (const Scope& other : out.scopes) {
+            if (other.kind == s.kind && other.bridge == s.bridge && other.who.name == s.who.name) {
+                error("section repeats " + other.where.str());
+                return;
+            }
+        }
+        out.scopes.push_back(std::move(s));
+        scope = &out.scopes.back();
+        section_ok = true;
+    }
+
+    void key(const char* section, std::string_view name, std::string_view value) {
+        if (!section_ok) {
+            if (!*section) error("\"" + acl::printable(name) + "\" outside any section");
+            return;  // the bad header was reported already
+        }
+        std::string k(name);
+        if (auto [it, fresh] = seen_in_section.emplace(k, line); !fresh) {
+            error("\"" + acl::printable(k) + "\" set twice in this section (also line " +
+                  std::to_string(it->second) + "; an indented line continues the one before)");
+            return;
+        }
+        auto bad = [&](const std::string& want) {
+            error(acl::printable(k) + " = \"" + acl::printable(value) + "\": " + want);
+        };
+        if (in_global) {
+            if (k == "syslog") {
+                if (auto b = parse_bool(value)) out.syslog = *b;
+                else bad("expected yes or no");
+            } else if (k == "syslog_facility") {
+                if (facility_code(value)) out.facility = std::string(value);
+                else bad("expected auth, authpriv, daemon, user or local0 to local7");
+            } else {
+                error("unknown key \"" + acl::printable(k) + "\" in [global] (expected syslog, "
+                      "syslog_facility)");
+            }
+            return;
+        }
+        Port& p = scope->port;
+        std::optional<bool>* flag = nullptr;
+        if (k == "quota") {
+            if (auto n = parse_number(value, 0, 1023)) p.quota = *n;
+            else return bad("expected a number of taps from 0 to 1023");
+        } else if (k == "vlan") {
+            if (auto n = parse_number(value, 1, 4094)) p.vlan = static_cast<std::uint16_t>(*n);
+            else return bad("expected a VLAN id from 1 to 4094");
+        } else if (k == "name") {
+            if (auto why = bad_template(value)) return bad(*why);
+            p.name = std::string(value);
+        } else if (k == "isolated") {
+            flag = &p.isolated;
+        } else if (k == "hairpin") {
+            flag = &p.hairpin;
+        } else if (k == "learning") {
+            flag = &p.learning;
+        } else if (k == "unicast_flood") {
+            flag = &p.unicast_flood;
+        } else if (k == "multicast_flood") {
+            flag = &p.multicast_flood;
+        } else if (k == "broadcast_flood") {
+            flag = &p.broadcast_flood;
+        } else {
+            return error("unknown key \"" + acl::printable(k) +
+                         "\" (expected quota, vlan, name, isolated, hairpin, learning, "
+                         "unicast_flood, multicast_flood or broadcast_flood)");
+        }
+        if (flag) {
+            auto b = parse_bool(value);
+            if (!b) return bad("expected yes or no");
+            *flag = *b;
+        }
+        scope->origin[k] = {file, line};
+    }
+
+    // fgets() for inih over the text, one line at a time, counting lines.
+    static char* reader(char* buf, int size, void* self) {
+        auto* p = static_cast<Parser*>(self);
+        if (p->rest.empty()) return nullptr;
+        auto nl = p->rest.find('\n');
+        std::size_t len = nl == std::string_view::npos ? p->rest.size() : nl + 1;
+        std::string_view text = p->rest.substr(0, len);
+        p->rest.remove_prefix(len);
+        ++p->line;
+        // Lines were checked against max_line before parsing began.
+        std::size_t n = std::min(len, static_cast<std::size_t>(size - 1));
+        std::memcpy(buf, text.data(), n);
+        buf[n] = '\0';
+        std::string_view body = trim(text.substr(0, text.find('\n')));
+        if (!body.empty() && body.front() == '[') p->header(body);
+        return buf;
+    }
+
+    static int handler(void* self, const char* section, const char* name, const char* value) {
+        static_cast<Parser*>(self)->key(section, name, value ? value : "");
+        return 1;  // errors are collected here; keep inih going
+    }
+};
+
+}  // namespace
+
+std::optional<int> facility_code(std::string_view name) {
+    static const std::pair<const char*, int> codes[] = {
+        {"auth", LOG_AUTH},     {"authpriv", LOG_AUTHPRIV}, {"daemon", LOG_DAEMON},
+        {"user", LOG_USER},     {"local0", LOG_LOCAL0},     {"local1", LOG_LOCAL1},
+        {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},     {"local4", LOG_LOCAL4},
+        {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},     {"local7", LOG_LOCAL7},
+    };
+    for (const auto& [n, c] : codes)
+        if (name == n) return c;
+    return std::nullopt;
+}
+
+Settings parse(std::string_view text, const std::string& file, acl::Directory& directory) {
+    Settings out;
+    out.file = file;
+    out.exists = true;
+    // inih stops at a NUL and splits long lines: refuse both up front.
+    unsigned n = 0;
+    for (std::string_view rest = text; !rest.empty();) {
+        ++n;
+        auto nl = rest.find('\n');
+        std::string_view line = rest.substr(0, nl);
+        rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+        if (line.find('\0') != std::string_view::npos)
+            out.errors.push_back({{file, n}, "NUL byte in line"});
+        else if (line.size() > max_line)
+            out.errors.push_back({{file, n}, "line longer than " + std::to_string(max_line) +
+                                                 " characters"});
+    }
+    if (!out.ok()) return out;
+
+    out.scopes.reserve(n);  // Parser keeps a pointer into it
+    Parser p{file, directory, out, text, 0, nullptr, false, false, {}};
+    int rc = ini_parse_stream(&Parser::reader, &p, &Parser::handler, &p);
+    if (rc > 0) {
+        // inih names only the first line it could not parse.
+        out.errors.push_back({{file, static_cast<unsigned>(rc)},
+                              "syntax error (expected [section], key = value, or a comment)"});
+    } else if (rc < 0) {
+        out.errors.push_back({{file, 0}, "cannot parse (out of memory)"});
+    }
+    std::sort(out.errors.begin(), out.errors.end(),
+              [](const acl::Diagnostic& a, const acl::Diagnostic& b) { return a.where.line < b.where.line; });
+    return out;
+}
+
+namespace {
+
+template <typename T>
+void take(std::optional<T>& into, const std::optional<T>& from, const char* key,
+          std::map<std::string, acl::Location>& origin, const Scope& s) {
+    if (into || !from) return;
+    into = from;
+    origin[key] = s.origin.at(key);
+}
+
+void merge(Effective& e, const Scope& s) {
+    take(e.port.quota, s.port.quota, "quota", e.origin, s);
+    take(e.port.vlan, s.port.vlan, "vlan", e.origin, s);
+    take(e.port.isolated, s.port.isolated, "isolated", e.origin, s);
+    take(e.port.hairpin, s.port.hairpin, "hairpin", e.origin, s);
+    take(e.port.learning, s.port.learning, "learning", e.origin, s);
+    take(e.port.unicast_flood, s.port.unicast_flood, "unicast_flood", e.origin, s);
+    take(e.port.multicast_flood, s.port.multicast_flood, "multicast_flood", e.origin, s);
+    take(e.port.broadcast_flood, s.port.broadcast_flood, "broadcast_flood", e.origin, s);
+    take(e.port.name, s.port.name, "name", e.origin, s);
+}
+
+bool member(const acl::Caller& c, std::uint32_t gid) {
+    return std::find(c.gids.begin(), c.gids.end(), gid) != c.gids.end();
+}
+
+}  // namespace
+
+Effective resolve(const Settings& settings, std::string_view bridge, const acl::Caller& caller) {
+    Effective e;
+    // Most specific first: merge() only fills keys still unset.
+    for (ScopeKind kind : {ScopeKind::user, ScopeKind::group, ScopeKind::bridge, ScopeKind::defaults}) {
+        for (const Scope& s : settings.scopes) {
+            if (s.kind != kind) continue;
+            if (kind != ScopeKind::defaults && s.bridge != bridge) continue;
+            if (kind == ScopeKind::user && (caller.uid == acl::Caller::no_id || s.who.id != caller.uid))
+                continue;
+            if (kind == ScopeKind::group && !member(caller, s.who.id)) continue;
+            merge(e, s);
+        }
+    }
+    return e;
+}
+
+bool needs_caller(const Settings& settings, std::string_view bridge) {
+    for (const Scope& s : settings.scopes)
+        if ((s.kind == ScopeKind::user || s.kind == ScopeKind::group) && s.bridge == bridge) return true;
+    return false;
+}
+
+std::string expand_name(const std::string& tmpl, const acl::Caller& caller) {
+    std::string uid = caller.uid == acl::Caller::no_id ? "x" : std::to_string(caller.uid);
+    // Room for %u: whatever the rest leaves, keeping the counter's digits.
+    std::size_t others = 0;
+    for (std::size_t k = 0; k < tmpl.size(); ++k) {
+        if (tmpl[k] != '%') { ++others; continue; }
+        char c = tmpl[++k];
+        others += c == 'i' ? uid.size() : c == 'd' ? counter_room : 0;
+    }
+    std::size_t room = acl::max_ifname_length > others ? acl::max_ifname_length - others : 0;
+    std::string user = caller.name.empty() ? uid : caller.name;
+    for (char& ch : user)
+        if (ch == '/' || ch == ':' || ch == '%' || blank(ch) || ch == '\n' ||
+            static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f)
+            ch = '_';
+    user.resize(std::min(user.size(), room));
+    std::string out;
+    for (std::size_t k = 0; k < tmpl.size(); ++k) {
+        if (tmpl[k] != '%') { out += tmpl[k]; continue; }
+        char c = tmpl[++k];
+        if (c == 'u') out += user;
+        else if (c == 'i') out += uid;
+        else out += "%d";
+    }
+    return out;
+}
+
+}  // namespace tapgate::settings

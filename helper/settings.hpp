@@ -1,0 +1,82 @@
+// tapgate.conf: per-bridge, per-group and per-user port settings (quota,
+// VLAN, port flags, tap names) and global logging settings. INI, parsed
+// with inih. Pure: text in, settings and diagnostics out; names resolve
+// through an acl::Directory.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "acl.hpp"
+
+namespace tapgate::settings {
+
+// Longest line inih (as Debian builds it) reads in one piece; longer lines
+// are refused rather than split.
+inline constexpr std::size_t max_line = 199;
+
+// The per-port values; unset keys fall through to the less specific scope.
+struct Port {
+    std::optional<unsigned> quota;          // taps per user on the bridge
+    std::optional<std::uint16_t> vlan;      // PVID, untagged
+    std::optional<bool> isolated, hairpin, learning, unicast_flood, multicast_flood,
+        broadcast_flood;
+    std::optional<std::string> name;        // tap name template
+};
+
+// Where a section applies, from least to most specific.
+enum class ScopeKind { defaults, bridge, group, user };
+
+struct Scope {
+    ScopeKind kind = ScopeKind::defaults;
+    std::string bridge;     // for bridge, group and user scopes
+    acl::Principal who;     // for group and user scopes
+    acl::Location where;    // the section header
+    Port port;
+    std::map<std::string, acl::Location> origin;  // key -> where it was set
+};
+
+struct Settings {
+    std::string file;
+    bool exists = false;        // a missing file means defaults
+    bool syslog = true;
+    std::string facility = "authpriv";
+    std::vector<Scope> scopes;  // in file order
+    std::vector<acl::Diagnostic> errors;
+
+    bool ok() const { return errors.empty(); }
+};
+
+// The settings in force for one request, each with where it came from
+// (empty location: built-in default).
+struct Effective {
+    Port port;
+    std::map<std::string, acl::Location> origin;
+    std::string name_template() const { return port.name.value_or("tap%d"); }
+};
+
+// Parses `text` (the content of `file`).
+Settings parse(std::string_view text, const std::string& file, acl::Directory& directory);
+
+// Most specific wins, key by key: a [bridge B user U] section over the
+// [bridge B group G] sections the caller is in (the first of them in file
+// order that sets the key), over [bridge B], over [defaults].
+Effective resolve(const Settings& settings, std::string_view bridge, const acl::Caller& caller);
+
+// Whether any scope that could apply to `bridge` names a user or group:
+// only then must the caller be looked up.
+bool needs_caller(const Settings& settings, std::string_view bridge);
+
+// The tap name for a template: %u is the user name (characters an
+// interface name cannot hold become '_', cut to fit), %i the uid, and %d
+// is left for the kernel, which picks the lowest free number.
+std::string expand_name(const std::string& tmpl, const acl::Caller& caller);
+
+// Syslog facility code for a facility name, or nullopt.
+std::optional<int> facility_code(std::string_view name);
+
+}  // namespace tapgate::settings

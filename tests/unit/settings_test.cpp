@@ -1,0 +1,175 @@
+// tapgate.conf: parsing, errors with file:line, and precedence.
+#include <doctest/doctest.h>
+
+#include "settings.hpp"
+#include "util.hpp"
+
+using namespace tapgate;
+using namespace tapgate::test;
+
+namespace {
+
+const std::string conf = "/etc/tapgate.conf";
+
+settings::Settings parse(const std::string& text) {
+    acl::MemoryDirectory d;
+    d.users = {{"alice", 1000}, {"bob", 1001}};
+    d.groups = {{"lab", 2000}, {"guests", 2001}};
+    return settings::parse(text, conf, d);
+}
+
+std::vector<std::string> errors(const settings::Settings& s) {
+    std::vector<std::string> out;
+    for (const auto& e : s.errors) out.push_back(e.str());
+    return out;
+}
+
+const acl::Caller alice{1000, "alice", {1000, 2000}};
+const acl::Caller bob{1001, "bob", {1001, 2000, 2001}};
+const acl::Caller carol{1002, "carol", {1002}};
+
+}  // namespace
+
+TEST_SUITE("settings") {
+
+TEST_CASE("an empty file gives the defaults") {
+    auto s = parse("");
+    REQUIRE(s.ok());
+    CHECK(s.syslog);
+    CHECK(s.facility == "authpriv");
+    auto e = settings::resolve(s, "br0", alice);
+    CHECK_FALSE(e.port.quota);
+    CHECK_FALSE(e.port.vlan);
+    CHECK(e.name_template() == "tap%d");
+}
+
+TEST_CASE("every key parses") {
+    auto s = parse("; comment\n# comment\n[global]\nsyslog = no\nsyslog_facility = local3\n\n"
+                   "[bridge br0]\nquota = 3\nvlan = 10\nisolated = yes\nhairpin = on\n"
+                   "learning = off\nunicast_flood = false\nmulticast_flood = 0\n"
+                   "broadcast_flood = 1\nname = vm%u%d\n");
+    REQUIRE(errors(s) == std::vector<std::string>{});
+    CHECK_FALSE(s.syslog);
+    CHECK(s.facility == "local3");
+    auto e = settings::resolve(s, "br0", carol);
+    CHECK(*e.port.quota == 3);
+    CHECK(*e.port.vlan == 10);
+    CHECK(*e.port.isolated);
+    CHECK(*e.port.hairpin);
+    CHECK_FALSE(*e.port.learning);
+    CHECK_FALSE(*e.port.unicast_flood);
+    CHECK_FALSE(*e.port.multicast_flood);
+    CHECK(*e.port.broadcast_flood);
+    CHECK(e.name_template() == "vm%u%d");
+    CHECK(e.origin.at("vlan").str() == "/etc/tapgate.conf:9");
+    CHECK(settings::resolve(s, "br1", carol).port.vlan == std::nullopt);
+}
+
+TEST_CASE("most specific wins, key by key: user > group > bridge > defaults") {
+    auto s = parse("[defaults]\nquota = 1\nisolated = yes\nname = d%d\n"
+                   "[bridge br0]\nquota = 2\nvlan = 10\n"
+                   "[bridge br0 group guests]\nvlan = 30\n"
+                   "[bridge br0 group lab]\nvlan = 20\nquota = 4\n"
+                   "[bridge br0 user alice]\nvlan = 99\n");
+    REQUIRE(s.ok());
+    auto a = settings::resolve(s, "br0", alice);  // lab
+    CHECK(*a.port.vlan == 99);
+    CHECK(*a.port.quota == 4);
+    CHECK(*a.port.isolated);
+    CHECK(a.name_template() == "d%d");
+    CHECK(a.origin.at("vlan").str() == "/etc/tapgate.conf:14");
+    CHECK(a.origin.at("quota").str() == "/etc/tapgate.conf:12");
+    CHECK(a.origin.at("isolated").str() == "/etc/tapgate.conf:3");
+    // bob is in guests and lab: the first group section in the file wins.
+    auto b = settings::resolve(s, "br0", bob);
+    CHECK(*b.port.vlan == 30);
+    CHECK(*b.port.quota == 4);  // guests does not set it; lab does
+    auto c = settings::resolve(s, "br0", carol);
+    CHECK(*c.port.vlan == 10);
+    CHECK(*c.port.quota == 2);
+    auto other = settings::resolve(s, "br1", alice);
+    CHECK(*other.port.quota == 1);
+    CHECK_FALSE(other.port.vlan);
+}
+
+TEST_CASE("needs_caller only for bridges with user or group sections") {
+    auto s = parse("[bridge br0]\nquota=1\n[bridge br1 group lab]\nvlan=2\n");
+    REQUIRE(s.ok());
+    CHECK_FALSE(settings::needs_caller(s, "br0"));
+    CHECK(settings::needs_caller(s, "br1"));
+}
+
+TEST_CASE("errors carry file and line, and every one is reported") {
+    auto s = parse("[global]\nsyslog = maybe\nfacility = x\n"
+                   "[bridge br0]\nquota = -1\nvlan = 4095\nvlan = 5\nisolated = si\ncolour = red\n"
+                   "[bridge br0 user mallory]\nquota = 1\n"
+                   "[bridge br0 group nobodies]\n"
+                   "[bridges br1]\n"
+                   "[bridge a/b]\n"
+                   "[bridge br2 owner x]\n"
+                   "[bridge br0]\n"
+                   "[bridge br3]\nname = tap\n[bridge br4]\nname = x%d%d\n");
+    CHECK(errors(s) == std::vector<std::string>{
+        "/etc/tapgate.conf:2: syslog = \"maybe\": expected yes or no",
+        "/etc/tapgate.conf:3: unknown key \"facility\" in [global] (expected syslog, syslog_facility)",
+        "/etc/tapgate.conf:5: quota = \"-1\": expected a number of taps from 0 to 1023",
+        "/etc/tapgate.conf:6: vlan = \"4095\": expected a VLAN id from 1 to 4094",
+        "/etc/tapgate.conf:7: \"vlan\" set twice in this section (also line 6; an indented line "
+        "continues the one before)",
+        "/etc/tapgate.conf:8: isolated = \"si\": expected yes or no",
+        "/etc/tapgate.conf:9: unknown key \"colour\" (expected quota, vlan, name, isolated, hairpin, "
+        "learning, unicast_flood, multicast_flood or broadcast_flood)",
+        "/etc/tapgate.conf:10: unknown user \"mallory\"",
+        "/etc/tapgate.conf:12: unknown group \"nobodies\"",
+        "/etc/tapgate.conf:13: unknown section [bridges br1] (expected [global], [defaults], "
+        "[bridge NAME], [bridge NAME user USER] or [bridge NAME group GROUP])",
+        "/etc/tapgate.conf:14: [bridge a/b]: not a bridge name: contains '/'",
+        "/etc/tapgate.conf:15: section [bridge br2 owner x]: expected \"user NAME\" or \"group "
+        "NAME\" after the bridge",
+        "/etc/tapgate.conf:16: section repeats /etc/tapgate.conf:4",
+        "/etc/tapgate.conf:18: name = \"tap\": needs exactly one %d (the kernel's counter keeps "
+        "names unique)",
+        "/etc/tapgate.conf:20: name = \"x%d%d\": needs exactly one %d (the kernel's counter keeps "
+        "names unique)",
+    });
+}
+
+TEST_CASE("keys outside a section, syntax errors, NUL bytes and long lines") {
+    CHECK(errors(parse("quota = 1\n")) ==
+          std::vector<std::string>{"/etc/tapgate.conf:1: \"quota\" outside any section"});
+    CHECK(errors(parse("[bridge br0]\nquota 1\n")) ==
+          std::vector<std::string>{"/etc/tapgate.conf:2: syntax error (expected [section], key = "
+                                   "value, or a comment)"});
+    CHECK(errors(parse(std::string("[bridge br0]\nquota = 1\0\n", 24))) ==
+          std::vector<std::string>{"/etc/tapgate.conf:2: NUL byte in line"});
+    CHECK(errors(parse("[bridge br0]\n; " + std::string(300, 'x') + "\n")) ==
+          std::vector<std::string>{"/etc/tapgate.conf:2: line longer than 199 characters"});
+    CHECK(errors(parse("[bridge br0]\nquota = 1\n  2\n")).size() == 1);  // continuation line
+}
+
+TEST_CASE("name templates: escapes, characters and length") {
+    for (const char* ok : {"tap%d", "vm%u-%d", "u%i%d", "%u%d", "t%i%d", "abcdefghijk%d"}) {
+        CAPTURE(ok);
+        CHECK(parse(std::string("[defaults]\nname = ") + ok + "\n").ok());
+    }
+    for (const char* bad : {"tap", "a%x%d", "a/b%d", "%u%u%d", "abcdefghijkl%d", "abc%i%u%d", "u%i-%d",
+                            "a%i%d%"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(parse(std::string("[defaults]\nname = ") + bad + "\n").ok());
+    }
+}
+
+TEST_CASE("expand_name fits 15 characters and leaves %d to the kernel") {
+    CHECK(settings::expand_name("tap%d", alice) == "tap%d");
+    CHECK(settings::expand_name("vm%u-%d", alice) == "vmalice-%d");
+    CHECK(settings::expand_name("u%i-%d", alice) == "u1000-%d");
+    const acl::Caller longname{1234, "averyveryverylongusername", {}};
+    auto n = settings::expand_name("vm%u%d", longname);
+    CHECK(n == "vmaveryvery%d");  // 2 + 9 + room for 4 digits = 15
+    const acl::Caller odd{7, "a b:c/d", {}};
+    CHECK(settings::expand_name("%u%d", odd) == "a_b_c_d%d");
+    const acl::Caller unknown{4242, "", {}};
+    CHECK(settings::expand_name("%u%d", unknown) == "4242%d");
+}
+
+}  // TEST_SUITE

@@ -1,0 +1,196 @@
+#!/bin/bash
+# Real QEMU with real guests: Debian's kernel (the one in /boot) and a
+# busybox initramfs built here with the virtio-net modules. Two guests, each
+# with its own MAC, get their NICs through `-netdev bridge,br=br0` and a
+# root-owned 4755 copy of the helper, QEMU running as the unprivileged test
+# user. Each guest pings the bridge's address and the other guest and
+# reports on its serial console; the host pings both guests. Skips (77)
+# without root, without a kernel in /boot or without busybox-static.
+here=$(cd "$(dirname "$0")" && pwd)
+skip() { echo "SKIP: $*"; exit 77; }
+[ "$(id -u)" -eq 0 ] || skip "needs root (namespaces, setuid copies)"
+# busybox-static installs a static /bin/busybox; the guest has no libc.
+busybox=/bin/busybox
+if [ ! -x "$busybox" ] || ! ldd "$busybox" 2>&1 | grep -q 'not a dynamic executable'; then
+    skip "no static /bin/busybox (apt-get install busybox-static)"
+fi
+kver=
+for k in $(printf '%s\n' /boot/vmlinuz-* | sort -V -r); do
+    v=${k#/boot/vmlinuz-}
+    if [ -f "/lib/modules/$v/modules.dep" ]; then kver=$v; break; fi
+done
+[ -n "$kver" ] || skip "no kernel with modules in /boot (apt-get install linux-image-amd64)"
+
+. "$here/../lib/ns.sh"
+tg_isolate "$@"
+. "$here/lib.sh"
+tgq_pick_helper
+echo "guest kernel: $kver"
+t0=${EPOCHREALTIME/./}
+elapsed() { echo "$(( (${EPOCHREALTIME/./} - t0) / 1000 )) ms"; }
+
+# --- guest kernel: an ELF vmlinux, cached in the build tree ---------------
+# Unpacking takes seconds; the cache key includes the bzImage's size and
+# mtime so a reinstalled kernel of the same version is picked up.
+vmlinuz=/boot/vmlinuz-$kver
+key=$kver-$(stat -c '%s-%Y' "$vmlinuz")
+cache=${TAPGATE_BUILD_ROOT:+$TAPGATE_BUILD_ROOT/tests/qemu/guest}
+[ -n "$cache" ] || cache=$TG_ROOT/scratch
+vmlinux=$cache/vmlinux-$key
+if [ -f "$vmlinux" ]; then
+    :
+elif mkdir -p "$cache" &&
+        "$TGQ_PY" "$here/extract_vmlinux.py" "$vmlinuz" "$vmlinux.tmp.$$"; then
+    mv "$vmlinux.tmp.$$" "$vmlinux"
+    for f in "$cache"/vmlinux-*; do   # older kernels' (not others' .tmp files)
+        case $f in "$vmlinux"|*.tmp.*) ;; *) rm -f "$f" ;; esac
+    done
+else
+    rm -f "$vmlinux.tmp.$$"
+    echo "note: could not unpack $vmlinuz; booting it as it is (slower)"
+    vmlinux=$vmlinuz
+fi
+# QEMU runs as the test user: it must be able to read the kernel.
+if ! tg_as "$TG_USER" test -r "$vmlinux"; then
+    cp "$vmlinux" "$TGQ_RUN/vmlinux"
+    vmlinux=$TGQ_RUN/vmlinux
+fi
+echo "kernel ready ($(elapsed))"
+
+# --- initramfs: busybox, /init, the virtio-net modules --------------------
+moddir=/lib/modules/$kver
+stage=$TG_ROOT/scratch/initramfs
+mkdir -p "$stage/bin" "$stage/dev" "$stage/modules"
+cp "$busybox" "$stage/bin/busybox"
+install -m 0755 "$here/guest-init.sh" "$stage/init"
+mknod -m 0600 "$stage/dev/console" c 5 1
+
+# Load order for the modules behind virtio-pci and virtio-net, from
+# modules.dep (each line lists dependencies so that loading them from last
+# to first works); built-in ones are left out.
+order=()
+want_module() {  # NAME
+    local line path deps d i
+    line=$(grep -E "/$1\.ko(\.[a-z]+)?:" "$moddir/modules.dep")
+    if [ -z "$line" ]; then
+        grep -qE "/$1\.ko\$" "$moddir/modules.builtin" && return 0
+        echo "module $1 is neither in modules.dep nor built in" >&2
+        return 1
+    fi
+    path=${line%%:*}
+    read -r -a deps <<<"${line#*:}"
+    for (( i = ${#deps[@]} - 1; i >= 0; i-- )); do
+        d=$(basename "${deps[i]}")
+        add_module "${d%%.ko*}" "$moddir/${deps[i]}" || return 1
+    done
+    add_module "$1" "$moddir/$path"
+}
+add_module() {  # NAME PATH: copy (decompressed) into the initramfs, once
+    local m
+    for m in "${order[@]}"; do [ "$m" = "$1" ] && return 0; done
+    case $2 in
+        *.ko) cp "$2" "$stage/modules/$1.ko" ;;
+        *.ko.xz) "$busybox" xzcat "$2" > "$stage/modules/$1.ko" ;;
+        *.ko.gz) "$busybox" zcat "$2" > "$stage/modules/$1.ko" ;;
+        *.ko.zst) zstd -dcq "$2" > "$stage/modules/$1.ko" ;;
+        *) echo "unknown module format: $2" >&2; return 1 ;;
+    esac || return 1
+    order+=("$1")
+}
+if ! want_module virtio_pci || ! want_module virtio_net; then
+    tg_fail "could not collect the virtio-net modules of $kver"
+    tg_done
+fi
+printf '%s\n' "${order[@]}" > "$stage/modules/order"
+echo "guest modules: ${order[*]:-(all built in)}"
+initrd=$TGQ_RUN/initrd.cpio
+( cd "$stage" && find . | "$busybox" cpio -o -H newc -R 0:0 ) > "$initrd" 2>/dev/null
+chmod 0644 "$initrd"
+echo "initramfs ready ($(elapsed))"
+
+# --- the network and the guests -------------------------------------------
+tg_bridge br0
+ip addr add 10.0.0.1/24 dev br0
+tg_acl "allow br0"
+
+# Under TCG every boot step costs; these skip work a throwaway guest does
+# not need (CPU bug mitigations, crypto self-tests, timer and keyboard
+# probing, spare UARTs). panic=-1 with -no-reboot ends QEMU on a panic.
+cmdline="console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off cryptomgr.notests"
+cmdline+=" no_timer_check tsc=reliable i8042.noaux i8042.nokbd 8250.nr_uarts=1"
+
+# guest NAME IP MAC PING-LIST
+guest() {
+    local name=$1 ip=$2 mac=$3 ping=$4
+    rm -f "$TGQ_RUN/$name.log"
+    tgq_start "$name" -machine pc -m 256 -smp 1 -no-reboot \
+        -kernel "$vmlinux" -initrd "$initrd" \
+        -append "$cmdline tg_ip=$ip tg_ping=$ping" \
+        -serial "file:$TGQ_RUN/$name.log" \
+        -netdev "bridge,id=n,br=br0,helper=$TGQ_HELPER" \
+        -device "virtio-net-pci,netdev=n,mac=$mac,romfile="
+}
+mac_a=52:54:00:7e:57:0a
+mac_b=52:54:00:7e:57:0b
+started=0
+if guest ga 10.0.0.11 "$mac_a" 10.0.0.1,10.0.0.12; then
+    started=$((started + 1))
+else
+    tg_fail "guest A: QEMU did not start"; tgq_show_err ga
+fi
+if guest gb 10.0.0.12 "$mac_b" 10.0.0.1,10.0.0.11; then
+    started=$((started + 1))
+else
+    tg_fail "guest B: QEMU did not start"; tgq_show_err gb
+fi
+[ $started -eq 2 ] || tg_done
+
+taps=$(tgq_taps_on br0)
+if [ "$(echo "$taps" | grep -c .)" -ne 2 ]; then
+    tg_fail "want two taps on br0, have: $(tgq_tuns | tr '\n' ' ')"
+else
+    for t in $taps; do tgq_check_tap "$t" br0; done
+fi
+
+# A guest is finished when it says so, or when its QEMU is gone (a panic
+# ends it: panic=-1 and -no-reboot).
+guest_finished() {
+    grep -q '^TG: done' "$TGQ_RUN/$1.log" 2>/dev/null || tgq_dead "$(tgq_pid "$1")"
+}
+both_finished() { guest_finished ga && guest_finished gb; }
+# Generous: two TCG guests share two cores with whatever else is running.
+if ! tgq_wait 90 both_finished; then
+    tg_fail "guests did not finish within 90 s"
+fi
+echo "guests finished ($(elapsed))"
+
+host_ping() { "$busybox" ping -c 1 -W 2 "$1" >/dev/null; }
+check_guest() {  # NAME IP MAC PEER-IP
+    local name=$1 log=$TGQ_RUN/$1.log fails=$TG_FAILS
+    tgq_alive "$(tgq_pid "$name")" || tg_fail "$name: QEMU exited early"
+    tr -d '\r' < "$log" | grep '^TG: ' | sed "s/^/    $name: /"
+    tg_check "$name: up as $2 with MAC $3" grep -q "^TG: up $2 $3" "$log"
+    tg_check "$name: pings the bridge (10.0.0.1)" grep -q '^TG: ping 10.0.0.1 ok' "$log"
+    tg_check "$name: pings the other guest ($4)" grep -q "^TG: ping $4 ok" "$log"
+    tg_check "$name: the host pings it" host_ping "$2"
+    grep -q '^TG: FAIL' "$log" && tg_fail "$name reported a failure"
+    if [ "$TG_FAILS" -ne "$fails" ]; then
+        echo "$name: console log:" >&2
+        tr -d '\r' < "$log" | sed 's/^/    | /' >&2
+    fi
+}
+check_guest ga 10.0.0.11 "$mac_a" 10.0.0.12
+check_guest gb 10.0.0.12 "$mac_b" 10.0.0.11
+
+# Each guest is behind a tap of its own: the bridge learnt each MAC there.
+fdb_port() { bridge fdb show br br0 | awk -v m="$1" '$1 == m { print $3; exit }'; }
+port_a=$(fdb_port "$mac_a")
+port_b=$(fdb_port "$mac_b")
+own_taps() { [ -n "$port_a" ] && [ -n "$port_b" ] && [ "$port_a" != "$port_b" ]; }
+tg_check "br0 learnt guest A on ${port_a:-?}, guest B on ${port_b:-?}" own_taps
+
+tgq_stop ga || tg_fail "guest A's QEMU would not exit"
+tgq_stop gb || tg_fail "guest B's QEMU would not exit"
+tg_check "taps gone after QEMU exits" tgq_wait 5 tgq_no_taps
+echo "total $(elapsed)"
+tg_done

@@ -1,0 +1,888 @@
+// tapgate-bench: times bridge helpers spawned the way QEMU 7.2 spawns them,
+// next to the floors that bound what any helper could reach, and prints one
+// table. Run it as root inside a throwaway network + mount namespace
+// (tests/bench/run.sh sets one up); it refuses to run as anyone else.
+//
+// Privileges: the bench starts as root, then becomes the unprivileged user
+// (real, effective and saved ids, the user's groups) keeping CAP_NET_ADMIN in
+// its effective and permitted sets only. Nothing carries over exec (no
+// inheritable or ambient capabilities, bounding set untouched), so the
+// helpers see exactly what they would see under QEMU run by that user: a
+// setuid-root exec by an unprivileged caller. The capability serves the
+// bench's own work: the in-process floor, the 1000 held ports, and removing
+// taps in bulk between rounds.
+//
+// Spawner: QEMU 7.2's net_bridge_run_helper(): socketpair(AF_UNIX,
+// SOCK_STREAM), fork, the child closes every fd but 0-2 and its socket end
+// and execs `HELPER --use-vnet --fd=N --br=BR`; the parent closes the other
+// end, does one recvmsg, closes its end and waitpids. One deliberate
+// difference: QEMU 7.2's child closes fds one by one up to
+// sysconf(_SC_OPEN_MAX), which costs milliseconds when RLIMIT_NOFILE is large
+// and adds the same amount to every helper, drowning their difference; this
+// child closes the same fds with two close_range(2) calls.
+//
+// Timed region of a spawn: from socketpair to waitpid's return. Checking the
+// tap and closing it are outside it; the close is timed on its own, because
+// removing a netdev waits for an RCU grace period, which is the kernel's
+// cost and not the helper's.
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <pwd.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+// Any failure of the bench itself, or a helper that did not deliver exactly
+// what QEMU expects: the run is void, so it stops with this message.
+struct Failure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+std::string errno_text(const std::string& what, int e = errno) {
+    return what + ": " + std::strerror(e);
+}
+
+double now_ms() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(Fd&& o) noexcept : fd_(o.release()) {}
+    Fd& operator=(Fd&& o) noexcept {
+        if (this != &o) reset(o.release());
+        return *this;
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() { reset(); }
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+    int release() {
+        int f = fd_;
+        fd_ = -1;
+        return f;
+    }
+    void reset(int fd = -1) {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = fd;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+// ---------------------------------------------------------------------------
+// rtnetlink, by hand: the floor must not pay for a library, and the bench
+// only needs "change this link" and "delete this group" with an ack.
+
+constexpr std::size_t nl_align(std::size_t n) { return (n + 3) & ~std::size_t{3}; }
+
+class LinkRequest {
+public:
+    LinkRequest(std::uint16_t type, int ifindex) {
+        std::memset(buf_, 0, sizeof buf_);
+        nlmsghdr h{};
+        h.nlmsg_type = type;
+        h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        ifinfomsg ifi{};
+        ifi.ifi_family = AF_UNSPEC;
+        ifi.ifi_index = ifindex;
+        std::memcpy(buf_, &h, sizeof h);
+        std::memcpy(buf_ + nl_align(sizeof h), &ifi, sizeof ifi);
+        len_ = nl_align(sizeof h) + nl_align(sizeof ifi);
+    }
+    void set_up() {
+        ifinfomsg ifi{};
+        std::memcpy(&ifi, buf_ + nl_align(sizeof(nlmsghdr)), sizeof ifi);
+        ifi.ifi_flags = IFF_UP;
+        ifi.ifi_change = IFF_UP;
+        std::memcpy(buf_ + nl_align(sizeof(nlmsghdr)), &ifi, sizeof ifi);
+    }
+    void attr(std::uint16_t type, const void* data, std::size_t size) {
+        nlattr a{};
+        a.nla_type = type;
+        a.nla_len = static_cast<std::uint16_t>(sizeof a + size);
+        if (len_ + nl_align(a.nla_len) > sizeof buf_) throw Failure("netlink request too large");
+        std::memcpy(buf_ + len_, &a, sizeof a);
+        std::memcpy(buf_ + len_ + sizeof a, data, size);
+        len_ += nl_align(a.nla_len);
+    }
+    void attr_u32(std::uint16_t type, std::uint32_t v) { attr(type, &v, sizeof v); }
+    void attr_str(std::uint16_t type, const std::string& s) { attr(type, s.c_str(), s.size() + 1); }
+
+    // Sends the request and waits for its ack; 0 or a positive errno.
+    int run(int sock, std::uint32_t seq) {
+        nlmsghdr h{};
+        std::memcpy(&h, buf_, sizeof h);
+        h.nlmsg_len = static_cast<std::uint32_t>(len_);
+        h.nlmsg_seq = seq;
+        std::memcpy(buf_, &h, sizeof h);
+        if (::send(sock, buf_, len_, 0) != static_cast<ssize_t>(len_)) return errno ? errno : EIO;
+        alignas(nlmsghdr) unsigned char reply[8192];
+        for (;;) {
+            ssize_t n = ::recv(sock, reply, sizeof reply, 0);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return errno;
+            }
+            std::size_t off = 0;
+            while (off + sizeof(nlmsghdr) <= static_cast<std::size_t>(n)) {
+                nlmsghdr r{};
+                std::memcpy(&r, reply + off, sizeof r);
+                if (r.nlmsg_len < sizeof r) return EIO;
+                if (r.nlmsg_seq == seq && r.nlmsg_type == NLMSG_ERROR) {
+                    nlmsgerr e{};
+                    std::memcpy(&e, reply + off + nl_align(sizeof r), sizeof e);
+                    return -e.error;
+                }
+                off += nl_align(r.nlmsg_len);
+            }
+        }
+    }
+
+private:
+    alignas(nlmsghdr) unsigned char buf_[512];
+    std::size_t len_ = 0;
+};
+
+Fd rtnl_socket() {
+    Fd s(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+    if (!s) throw Failure(errno_text("netlink socket"));
+    return s;
+}
+
+std::uint32_t next_seq() {
+    static std::uint32_t seq = 1;
+    return seq++;
+}
+
+// ---------------------------------------------------------------------------
+// Interfaces, through ioctls on any socket and /sys (the namespace's own).
+
+struct Bridge {
+    std::string name;
+    int ifindex = 0;
+    int mtu = 0;
+};
+
+ifreq named(const std::string& name) {
+    ifreq ifr{};
+    if (name.size() >= sizeof ifr.ifr_name) throw Failure("interface name too long: " + name);
+    std::memcpy(ifr.ifr_name, name.c_str(), name.size() + 1);
+    return ifr;
+}
+
+int info_socket() {
+    static Fd s(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!s) throw Failure(errno_text("socket"));
+    return s.get();
+}
+
+std::optional<std::string> read_link_base(const std::string& path) {
+    char buf[512];
+    ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+    if (n < 0) return std::nullopt;
+    std::string s(buf, static_cast<std::size_t>(n));
+    return s.substr(s.rfind('/') + 1);
+}
+
+Bridge find_bridge(const std::string& name) {
+    Bridge b;
+    b.name = name;
+    ifreq ifr = named(name);
+    if (::ioctl(info_socket(), SIOCGIFINDEX, &ifr) != 0) throw Failure(errno_text("bridge " + name));
+    b.ifindex = ifr.ifr_ifindex;
+    if (::ioctl(info_socket(), SIOCGIFMTU, &ifr) != 0) throw Failure(errno_text("bridge " + name));
+    b.mtu = ifr.ifr_mtu;
+    if (::access(("/sys/class/net/" + name + "/bridge").c_str(), F_OK) != 0)
+        throw Failure(name + " is not a bridge");
+    return b;
+}
+
+std::vector<std::string> bridge_ports(const std::string& bridge) {
+    std::vector<std::string> ports;
+    DIR* d = ::opendir(("/sys/class/net/" + bridge + "/brif").c_str());
+    if (!d) throw Failure(errno_text("ports of " + bridge));
+    while (dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.') ports.emplace_back(e->d_name);
+    ::closedir(d);
+    return ports;
+}
+
+// The checks QEMU and libvirt rely on, plus what the helper contract
+// promises: a non-persistent tap with vnet headers (the spawner passes
+// --use-vnet and this kernel supports them), up, on the bridge, with the
+// bridge's MTU and a MAC starting with 0xFE. Empty when all hold.
+std::string verify_tap(int fd, const Bridge& br) {
+    ifreq ifr{};
+    if (::ioctl(fd, TUNGETIFF, &ifr) != 0) return errno_text("TUNGETIFF on the received fd");
+    const int kinds = IFF_TUN | IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE;
+    const int want = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    if ((ifr.ifr_flags & kinds) != want) return "tun flags " + std::to_string(ifr.ifr_flags);
+    if (ifr.ifr_flags & IFF_PERSIST) return "tap is persistent";
+    const std::string name(ifr.ifr_name, strnlen(ifr.ifr_name, sizeof ifr.ifr_name));
+    if (name.rfind("tap", 0) != 0) return "tap named " + name;
+    ifreq q = named(name);
+    if (::ioctl(info_socket(), SIOCGIFMTU, &q) != 0) return errno_text(name + " MTU");
+    if (q.ifr_mtu != br.mtu)
+        return name + " has MTU " + std::to_string(q.ifr_mtu) + ", bridge " + std::to_string(br.mtu);
+    q = named(name);
+    if (::ioctl(info_socket(), SIOCGIFHWADDR, &q) != 0) return errno_text(name + " MAC");
+    if (static_cast<unsigned char>(q.ifr_hwaddr.sa_data[0]) != 0xFE) return name + " MAC does not start with fe";
+    q = named(name);
+    if (::ioctl(info_socket(), SIOCGIFFLAGS, &q) != 0) return errno_text(name + " flags");
+    if (!(q.ifr_flags & IFF_UP)) return name + " is not up";
+    auto master = read_link_base("/sys/class/net/" + name + "/master");
+    if (!master) return name + " has no master";
+    if (*master != br.name) return name + " is on " + *master + ", not " + br.name;
+    return {};
+}
+
+// ---------------------------------------------------------------------------
+// The kernel work of one helper run, in this process: the floor no helper
+// can go below. Timed: open the tun device, TUNSETIFF "tap%d", open a netlink
+// socket, look up the bridge (index, MTU), one RTM_SETLINK carrying MTU, MAC,
+// master and up, and its ack.
+
+struct KernelRun {
+    Fd tap;
+    double total_ms = 0, setiff_ms = 0, setlink_ms = 0;
+};
+
+Fd make_tap(std::string& name_out) {
+    Fd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+    if (!fd) throw Failure(errno_text("/dev/net/tun"));
+    ifreq ifr = named("tap%d");
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0) throw Failure(errno_text("TUNSETIFF"));
+    name_out.assign(ifr.ifr_name, strnlen(ifr.ifr_name, sizeof ifr.ifr_name));
+    return fd;
+}
+
+void attach(int sock, const std::string& tap, int master, int mtu) {
+    unsigned char mac[6];
+    if (::getrandom(mac + 1, 5, 0) != 5) throw Failure(errno_text("getrandom"));
+    mac[0] = 0xFE;
+    LinkRequest r(RTM_SETLINK, 0);
+    r.set_up();
+    r.attr_str(IFLA_IFNAME, tap);
+    r.attr_u32(IFLA_MTU, static_cast<std::uint32_t>(mtu));
+    r.attr(IFLA_ADDRESS, mac, sizeof mac);
+    r.attr_u32(IFLA_MASTER, static_cast<std::uint32_t>(master));
+    if (int e = r.run(sock, next_seq())) throw Failure(errno_text("attaching " + tap, e));
+}
+
+KernelRun kernel_work(const std::string& bridge) {
+    KernelRun k;
+    const double t0 = now_ms();
+    std::string name;
+    k.tap = make_tap(name);
+    const double t1 = now_ms();
+    Fd nl = rtnl_socket();
+    ifreq ifr = named(bridge);
+    if (::ioctl(nl.get(), SIOCGIFINDEX, &ifr) != 0) throw Failure(errno_text(bridge));
+    const int index = ifr.ifr_ifindex;
+    if (::ioctl(nl.get(), SIOCGIFMTU, &ifr) != 0) throw Failure(errno_text(bridge));
+    const double t2 = now_ms();
+    attach(nl.get(), name, index, ifr.ifr_mtu);
+    nl.reset();
+    const double t3 = now_ms();
+    k.total_ms = t3 - t0;
+    k.setiff_ms = t1 - t0;
+    k.setlink_ms = t3 - t2;
+    return k;
+}
+
+// Removes every port of a bridge in one unregister batch (one RCU wait for
+// all, where closing each tap's last fd waits once per tap): put them in a
+// device group, then delete the group. Needs CAP_NET_ADMIN.
+void remove_ports(const std::string& bridge) {
+    constexpr std::uint32_t group = 0x7a9a7e;
+    Fd nl = rtnl_socket();
+    std::size_t n = 0;
+    for (const auto& port : bridge_ports(bridge)) {
+        LinkRequest r(RTM_SETLINK, 0);
+        r.attr_str(IFLA_IFNAME, port);
+        r.attr_u32(IFLA_GROUP, group);
+        if (int e = r.run(nl.get(), next_seq()); e && e != ENODEV)
+            throw Failure(errno_text("grouping " + port, e));
+        ++n;
+    }
+    if (n == 0) return;
+    LinkRequest del(RTM_DELLINK, 0);
+    del.attr_u32(IFLA_GROUP, group);
+    if (int e = del.run(nl.get(), next_seq()); e && e != ENODEV)
+        throw Failure(errno_text("removing the ports of " + bridge, e));
+}
+
+// ---------------------------------------------------------------------------
+// The spawner: QEMU 7.2's net_bridge_run_helper() (see the top comment).
+
+struct Spawn {
+    double ms = 0;
+    Fd tap;
+    int status = 0;
+    ssize_t bytes = 0;
+    int fds = 0;
+};
+
+// Formats "--fd=N" without allocating: this runs in the forked child.
+void format_fd_arg(char (&buf)[32], int fd) {
+    char digits[16];
+    int n = 0;
+    do {
+        digits[n++] = static_cast<char>('0' + fd % 10);
+        fd /= 10;
+    } while (fd > 0 && n < 15);
+    std::memcpy(buf, "--fd=", 5);
+    int pos = 5;
+    while (n > 0) buf[pos++] = digits[--n];
+    buf[pos] = '\0';
+}
+
+Spawn spawn(const std::string& helper, const std::string& br_arg) {
+    Spawn s;
+    const double t0 = now_ms();
+    int sv[2];
+    if (::socketpair(PF_UNIX, SOCK_STREAM, 0, sv) != 0) throw Failure(errno_text("socketpair"));
+    const pid_t pid = ::fork();
+    if (pid < 0) throw Failure(errno_text("fork"));
+    if (pid == 0) {
+        // Everything but 0-2 and our socket end; only async-signal-safe calls.
+        const auto keep = static_cast<unsigned>(sv[1]);
+        if (keep > 3) ::syscall(SYS_close_range, 3U, keep - 1, 0U);
+        ::syscall(SYS_close_range, keep + 1, ~0U, 0U);
+        char fd_arg[32];
+        format_fd_arg(fd_arg, sv[1]);
+        char* argv[] = {const_cast<char*>(helper.c_str()), const_cast<char*>("--use-vnet"), fd_arg,
+                        const_cast<char*>(br_arg.c_str()), nullptr};
+        ::execve(helper.c_str(), argv, environ);
+        ::_exit(127);
+    }
+    ::close(sv[1]);
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n;
+    do {
+        n = ::recvmsg(sv[0], &msg, 0);
+    } while (n < 0 && errno == EINTR);
+    const int recv_errno = errno;
+    ::close(sv[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) != pid) {
+    }
+    s.ms = now_ms() - t0;
+    s.status = status;
+    s.bytes = n < 0 ? -recv_errno : n;
+    // QEMU takes the first fd; any extra one would be a leak into QEMU.
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n > 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t i = 0; i < count; ++i) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (s.fds++ == 0) s.tap.reset(fd);
+            else ::close(fd);
+        }
+    }
+    return s;
+}
+
+std::string check_spawn(const Spawn& s, bool want_tap, const Bridge& br) {
+    if (!WIFEXITED(s.status)) return "killed by signal " + std::to_string(WTERMSIG(s.status));
+    if (WEXITSTATUS(s.status) != 0) return "exit status " + std::to_string(WEXITSTATUS(s.status));
+    if (!want_tap) return s.fds == 0 ? std::string() : "unexpected fd";
+    if (s.bytes != 1) return "recvmsg returned " + std::to_string(s.bytes);
+    if (s.fds != 1) return std::to_string(s.fds) + " fds received";
+    return verify_tap(s.tap.get(), br);
+}
+
+// ---------------------------------------------------------------------------
+// Statistics and the table.
+
+struct Summary {
+    std::size_t n = 0;
+    double median = 0, p90 = 0, p99 = 0;
+};
+
+Summary summarize(std::vector<double> v) {
+    Summary s;
+    s.n = v.size();
+    if (v.empty()) return s;
+    std::sort(v.begin(), v.end());
+    // Nearest rank: the smallest sample with at least q of all at or below it.
+    auto rank = [&](double q) {
+        auto i = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+        return v[std::clamp<std::size_t>(i, 1, v.size()) - 1];
+    };
+    s.median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    s.p90 = rank(0.90);
+    s.p99 = rank(0.99);
+    return s;
+}
+
+enum class Kind { helper, exec_noop, in_process };
+
+struct Subject {
+    std::string label;
+    Kind kind;
+    std::string path;
+    std::vector<double> spawn_ms, close_ms, setiff_ms, setlink_ms;
+};
+
+std::string fmt2(double v) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.2f", v);
+    return b;
+}
+
+void print_header(const char* title) {
+    std::printf("\n%s\n", title);
+    std::printf("  %-44s %5s %8s %8s %8s %9s %7s\n", "", "n", "median", "p90", "p99", "close", "ratio");
+    std::printf("  %-44s %5s %8s %8s %8s %9s %7s\n", "", "", "ms", "ms", "ms", "med ms", "vs ref");
+}
+
+void print_row(const std::string& label, const std::vector<double>& samples, const std::vector<double>& closes,
+               std::optional<double> ref_median) {
+    Summary s = summarize(samples);
+    Summary c = summarize(closes);
+    std::string ratio = ref_median && *ref_median > 0 ? fmt2(s.median / *ref_median) : "";
+    std::string close = c.n ? fmt2(c.median) : "";
+    std::printf("  %-44s %5zu %8.3f %8.3f %8.3f %9s %7s\n", label.c_str(), s.n, s.median, s.p90, s.p99,
+                close.c_str(), ratio.c_str());
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios.
+
+struct Options {
+    std::string tapgate, reference, user;
+    std::string profile;  // --profile=A,B,...: see profile()
+    int count = 100;
+    std::string bridge = "tgbench0", full_bridge = "tgbench1k";
+    std::string noop_static, noop_dynamic, noop_libs;
+    int rounds = 20, batch = 10, warmup = 3;
+    int spawners = 8, per_spawner = 25, parallel_rounds = 4;
+    int ports = 1000;
+};
+
+// Progress on stderr: a counter on a terminal, one line per step in a log.
+void progress(const char* what, int round, int rounds) {
+    static const bool tty = ::isatty(2);
+    if (tty) std::fprintf(stderr, "\r%s: %d/%d ", what, round, rounds);
+    if (round == rounds) std::fprintf(stderr, tty ? "\n" : "%s: done\n", what);
+}
+
+// One run of one subject: spawn, check outside the timed region, then time
+// the close. Warm-up runs are checked but not recorded.
+void run_once(Subject& sub, const Bridge& br, const std::string& br_arg, bool record) {
+    if (sub.kind == Kind::in_process) {
+        KernelRun k = kernel_work(br.name);
+        if (auto why = verify_tap(k.tap.get(), br); !why.empty())
+            throw Failure(sub.label + ": " + why);
+        const double t = now_ms();
+        k.tap.reset();
+        if (!record) return;
+        sub.close_ms.push_back(now_ms() - t);
+        sub.spawn_ms.push_back(k.total_ms);
+        sub.setiff_ms.push_back(k.setiff_ms);
+        sub.setlink_ms.push_back(k.setlink_ms);
+        return;
+    }
+    Spawn s = spawn(sub.path, br_arg);
+    if (auto why = check_spawn(s, sub.kind == Kind::helper, br); !why.empty())
+        throw Failure(sub.label + ": " + why);
+    const double t = now_ms();
+    s.tap.reset();
+    if (!record) return;
+    sub.spawn_ms.push_back(s.ms);
+    if (sub.kind == Kind::helper) sub.close_ms.push_back(now_ms() - t);
+}
+
+// Alternating batches: every round runs a batch of each subject, starting
+// with a different subject each round, so drift in the machine's state
+// (other load, caches, RCU backlog) falls on all of them alike.
+void run_series(const char* what, std::vector<Subject*> subs, const Bridge& br, const Options& o) {
+    const std::string br_arg = "--br=" + br.name;
+    for (Subject* s : subs)
+        for (int i = 0; i < o.warmup; ++i) run_once(*s, br, br_arg, false);
+    for (int r = 0; r < o.rounds; ++r) {
+        progress(what, r + 1, o.rounds);
+        for (std::size_t k = 0; k < subs.size(); ++k) {
+            Subject& s = *subs[(k + static_cast<std::size_t>(r)) % subs.size()];
+            for (int i = 0; i < o.batch; ++i) run_once(s, br, br_arg, true);
+        }
+    }
+}
+
+// Throughput: P spawner processes released together, each running K spawns
+// back to back and keeping its taps (a VM keeps its tap; closing them here
+// would time the kernel's RCU waits instead). The window runs from the
+// release to the last spawner's last waitpid. Then the taps are checked,
+// removed in one batch, and the spawners exit.
+struct ChildReport {
+    double end_ms;
+    int n;
+    double lat[256];
+    char error[256];
+};
+
+void write_all(int fd, const void* p, std::size_t n) {
+    const char* c = static_cast<const char*>(p);
+    while (n) {
+        ssize_t w = ::write(fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) ::_exit(3);
+        c += w;
+        n -= static_cast<std::size_t>(w);
+    }
+}
+
+bool read_all(int fd, void* p, std::size_t n) {
+    char* c = static_cast<char*>(p);
+    while (n) {
+        ssize_t r = ::read(fd, c, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        c += r;
+        n -= static_cast<std::size_t>(r);
+    }
+    return true;
+}
+
+void wait_eof(int fd) {
+    char c;
+    for (;;) {
+        ssize_t r = ::read(fd, &c, 1);
+        if (r == 0 || (r < 0 && errno != EINTR)) return;
+    }
+}
+
+struct Throughput {
+    std::vector<double> lat;
+    double spawns = 0, seconds = 0;
+};
+
+void parallel_round(const std::string& helper, const Bridge& br, const Options& o, Throughput& out) {
+    const std::string br_arg = "--br=" + br.name;
+    int go[2], check[2], done[2];
+    if (::pipe2(go, O_CLOEXEC) || ::pipe2(check, O_CLOEXEC) || ::pipe2(done, O_CLOEXEC))
+        throw Failure(errno_text("pipe"));
+    std::vector<pid_t> pids;
+    std::vector<Fd> reports;
+    for (int p = 0; p < o.spawners; ++p) {
+        int rep[2];
+        if (::pipe2(rep, O_CLOEXEC)) throw Failure(errno_text("pipe"));
+        pid_t pid = ::fork();
+        if (pid < 0) throw Failure(errno_text("fork"));
+        if (pid == 0) {
+            // The write ends of the broadcast pipes stay with the parent alone,
+            // so that its closing them reaches every spawner as end of file.
+            ::close(go[1]);
+            ::close(check[1]);
+            ::close(done[1]);
+            ::close(rep[0]);
+            for (auto& r : reports) r.reset();
+            static ChildReport cr;
+            cr = {};
+            std::vector<Spawn> spawned;
+            spawned.reserve(static_cast<std::size_t>(o.per_spawner));
+            wait_eof(go[0]);
+            try {
+                for (int i = 0; i < o.per_spawner; ++i) spawned.push_back(spawn(helper, br_arg));
+            } catch (const Failure& e) {
+                std::fprintf(stderr, "tapgate-bench: spawner: %s\n", e.what());
+                ::_exit(4);
+            }
+            cr.end_ms = now_ms();
+            cr.n = o.per_spawner;
+            for (int i = 0; i < cr.n; ++i) cr.lat[i] = spawned[static_cast<std::size_t>(i)].ms;
+            write_all(rep[1], &cr, sizeof cr);
+            wait_eof(check[0]);
+            std::string why;
+            for (auto& s : spawned)
+                if (why.empty()) why = check_spawn(s, true, br);
+            std::snprintf(cr.error, sizeof cr.error, "%s", why.c_str());
+            write_all(rep[1], &cr, sizeof cr);
+            wait_eof(done[0]);
+            ::_exit(0);
+        }
+        ::close(rep[1]);
+        pids.push_back(pid);
+        reports.emplace_back(rep[0]);
+    }
+    ::close(go[0]);
+    ::close(check[0]);
+    ::close(done[0]);
+    // Let the spawners finish starting, so that the window times spawns only.
+    ::usleep(20000);
+    const double t0 = now_ms();
+    ::close(go[1]);
+    double end = t0;
+    ChildReport cr{};
+    for (auto& r : reports) {
+        if (!read_all(r.get(), &cr, sizeof cr)) throw Failure("a spawner died");
+        end = std::max(end, cr.end_ms);
+        out.lat.insert(out.lat.end(), cr.lat, cr.lat + cr.n);
+    }
+    const double spawns = static_cast<double>(o.spawners * o.per_spawner);
+    out.spawns += spawns;
+    out.seconds += (end - t0) / 1e3;
+    ::close(check[1]);
+    std::string error;
+    for (auto& r : reports) {
+        if (!read_all(r.get(), &cr, sizeof cr)) throw Failure("a spawner died");
+        if (cr.error[0] && error.empty()) error = cr.error;
+    }
+    remove_ports(br.name);
+    ::close(done[1]);
+    for (pid_t pid : pids) ::waitpid(pid, nullptr, 0);
+    if (!error.empty()) throw Failure(helper + " (parallel): " + error);
+}
+
+// ---------------------------------------------------------------------------
+// Privileges and setup.
+
+void become_user(const std::string& user) {
+    if (::geteuid() != 0) throw Failure("run as root (inside a throwaway namespace: tests/bench/run.sh)");
+    passwd* pw = ::getpwnam(user.c_str());
+    if (!pw) throw Failure("no user " + user);
+    const uid_t uid = pw->pw_uid;
+    const gid_t gid = pw->pw_gid;
+    if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 || ::initgroups(user.c_str(), gid) != 0 ||
+        ::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0)
+        throw Failure(errno_text("switching to " + user));
+    __user_cap_header_struct hdr{};
+    hdr.version = _LINUX_CAPABILITY_VERSION_3;
+    __user_cap_data_struct data[2]{};
+    data[0].effective = data[0].permitted = 1U << CAP_NET_ADMIN;
+    if (::syscall(SYS_capset, &hdr, data) != 0) throw Failure(errno_text("capset"));
+    ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    if (::getuid() != uid || ::geteuid() != uid) throw Failure("still root");
+}
+
+std::vector<Fd> hold_ports(const Bridge& br, int count) {
+    std::vector<Fd> held;
+    Fd nl = rtnl_socket();
+    for (int i = 0; i < count; ++i) {
+        if ((i + 1) % 100 == 0 || i + 1 == count) progress("holding ports", i + 1, count);
+        std::string name;
+        held.push_back(make_tap(name));
+        attach(nl.get(), name, br.ifindex, br.mtu);
+    }
+    return held;
+}
+
+Options parse(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        auto eq = a.find('=');
+        if (a.substr(0, 2) != "--" || eq == std::string_view::npos)
+            throw Failure("bad argument " + std::string(a) + " (options are --name=value)");
+        std::string key(a.substr(2, eq - 2)), val(a.substr(eq + 1));
+        auto num = [&](int& slot) {
+            char* end = nullptr;
+            long v = std::strtol(val.c_str(), &end, 10);
+            if (val.empty() || *end || v < 1 || v > 100000) throw Failure("bad number for --" + key);
+            slot = static_cast<int>(v);
+        };
+        if (key == "tapgate") o.tapgate = val;
+        else if (key == "reference") o.reference = val;
+        else if (key == "user") o.user = val;
+        else if (key == "bridge") o.bridge = val;
+        else if (key == "full-bridge") o.full_bridge = val;
+        else if (key == "noop-static") o.noop_static = val;
+        else if (key == "noop-dynamic") o.noop_dynamic = val;
+        else if (key == "noop-libs") o.noop_libs = val;
+        else if (key == "rounds") num(o.rounds);
+        else if (key == "batch") num(o.batch);
+        else if (key == "warmup") num(o.warmup);
+        else if (key == "spawners") num(o.spawners);
+        else if (key == "per-spawner") num(o.per_spawner);
+        else if (key == "parallel-rounds") num(o.parallel_rounds);
+        else if (key == "ports") num(o.ports);
+        else if (key == "profile") o.profile = val;
+        else if (key == "count") num(o.count);
+        else throw Failure("unknown option --" + key);
+    }
+    if (!o.profile.empty()) return o;
+    if (o.tapgate.empty() || o.reference.empty() || o.user.empty())
+        throw Failure("usage: tapgate-bench --tapgate=PATH --reference=PATH --user=NAME [...] (see run.sh)");
+    if (o.per_spawner > 256) throw Failure("--per-spawner is at most 256");
+    if (o.spawners * o.per_spawner > 1000 || o.ports > 1020)
+        throw Failure("a bridge takes at most 1023 ports");
+    return o;
+}
+
+// --profile=A,B,...: for profilers (strace -f -u USER, perf) and for trying
+// variants of a helper side by side. Spawns each program --count times in
+// alternating batches of --batch, as whoever runs this (no root needed), and
+// prints one line each. A program named noop:PATH must exit 0 without
+// sending anything; the others must deliver a correct tap.
+int profile(const Options& o) {
+    const Bridge br = find_bridge(o.bridge);
+    std::vector<Subject> subs;
+    for (std::size_t pos = 0; pos <= o.profile.size();) {
+        std::size_t comma = std::min(o.profile.find(',', pos), o.profile.size());
+        std::string path = o.profile.substr(pos, comma - pos);
+        const bool noop = path.rfind("noop:", 0) == 0;
+        if (noop) path.erase(0, 5);
+        subs.push_back({path, noop ? Kind::exec_noop : Kind::helper, path, {}, {}, {}, {}});
+        pos = comma + 1;
+    }
+    const std::string br_arg = "--br=" + br.name;
+    for (int done = 0; done < o.count; done += o.batch)
+        for (Subject& s : subs)
+            for (int i = done; i < std::min(o.count, done + o.batch); ++i) run_once(s, br, br_arg, true);
+    for (const Subject& s : subs) {
+        Summary sum = summarize(s.spawn_ms);
+        std::printf("%-60s %5zu spawns, median %7.3f ms, p90 %7.3f ms\n", s.label.c_str(), sum.n, sum.median,
+                    sum.p90);
+    }
+    return 0;
+}
+
+int run(int argc, char** argv) {
+    const Options o = parse(argc, argv);
+    if (!o.profile.empty()) return profile(o);
+    // 1000 held taps plus the helpers' fds.
+    rlimit rl{4096, 4096};
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) throw Failure(errno_text("RLIMIT_NOFILE"));
+    become_user(o.user);
+
+    const Bridge br0 = find_bridge(o.bridge);
+    const Bridge brk = find_bridge(o.full_bridge);
+    if (!bridge_ports(br0.name).empty() || !bridge_ports(brk.name).empty())
+        throw Failure("the bridges must start without ports");
+
+    Subject tg{"tapgate", Kind::helper, o.tapgate, {}, {}, {}, {}};
+    Subject ref{"qemu-bridge-helper (reference)", Kind::helper, o.reference, {}, {}, {}, {}};
+    Subject kern{"floor: kernel work in-process", Kind::in_process, {}, {}, {}, {}, {}};
+    Subject st{"floor: exec static no-op", Kind::exec_noop, o.noop_static, {}, {}, {}, {}};
+    Subject dyn{"floor: exec dynamic no-op (libc only)", Kind::exec_noop, o.noop_dynamic, {}, {}, {}, {}};
+    Subject libs{"exec no-op with tapgate's libs, 4755", Kind::exec_noop, o.noop_libs, {}, {}, {}, {}};
+
+    std::vector<Subject*> zero{&tg, &ref, &kern};
+    for (Subject* s : {&st, &dyn, &libs})
+        if (!s->path.empty()) zero.push_back(s);
+    run_series("0 ports", zero, br0, o);
+
+    Throughput tp_tg, tp_ref;
+    for (int r = 0; r < o.parallel_rounds; ++r) {
+        progress("parallel", r + 1, o.parallel_rounds);
+        // Alternate which helper goes first.
+        if (r % 2 == 0) {
+            parallel_round(o.tapgate, br0, o, tp_tg);
+            parallel_round(o.reference, br0, o, tp_ref);
+        } else {
+            parallel_round(o.reference, br0, o, tp_ref);
+            parallel_round(o.tapgate, br0, o, tp_tg);
+        }
+    }
+
+    std::vector<Fd> held = hold_ports(brk, o.ports);
+    const std::size_t on_bridge = bridge_ports(brk.name).size();
+    if (on_bridge != static_cast<std::size_t>(o.ports))
+        throw Failure("expected " + std::to_string(o.ports) + " ports, found " + std::to_string(on_bridge));
+    Subject tgk{tg.label, tg.kind, tg.path, {}, {}, {}, {}};
+    Subject refk{ref.label, ref.kind, ref.path, {}, {}, {}, {}};
+    Subject kernk{kern.label, kern.kind, kern.path, {}, {}, {}, {}};
+    run_series("1000 ports", {&tgk, &refk, &kernk}, brk, o);
+    remove_ports(brk.name);
+    held.clear();
+
+    utsname u{};
+    ::uname(&u);
+    std::printf("tapgate bench: kernel %s, %ld cpus; %d rounds x %d spawns per subject, alternating;\n"
+                "spawner as QEMU 7.2 but closing fds with close_range; helpers run by %s as 4755 copies\n",
+                u.release, ::sysconf(_SC_NPROCESSORS_ONLN), o.rounds, o.batch, o.user.c_str());
+    std::printf("(close: the tap's close, timed apart; it waits for RCU and is not the helper's cost)\n");
+
+    auto section = [](const char* title, Subject& t, Subject& rf, Subject& k, std::vector<Subject*> extra) {
+        print_header(title);
+        const double rm = summarize(rf.spawn_ms).median;
+        print_row(t.label, t.spawn_ms, t.close_ms, rm);
+        print_row(rf.label, rf.spawn_ms, rf.close_ms, std::nullopt);
+        print_row(k.label, k.spawn_ms, k.close_ms, rm);
+        print_row("  of which open + TUNSETIFF tap%d", k.setiff_ms, {}, std::nullopt);
+        print_row("  of which RTM_SETLINK mtu+mac+master+up", k.setlink_ms, {}, std::nullopt);
+        for (Subject* s : extra) print_row(s->label, s->spawn_ms, {}, rm);
+    };
+    std::vector<Subject*> floors;
+    for (Subject* s : {&st, &dyn, &libs})
+        if (!s->path.empty()) floors.push_back(s);
+    section("0 ports on the bridge", tg, ref, kern, floors);
+    char title[96];
+    std::snprintf(title, sizeof title, "%d ports already held on the bridge", o.ports);
+    section(title, tgk, refk, kernk, {});
+
+    std::printf("\n%d parallel spawners, %d spawns each, %d rounds per helper (taps kept until the round ends)\n",
+                o.spawners, o.per_spawner, o.parallel_rounds);
+    std::printf("  %-44s %8s %8s %8s %8s %7s\n", "", "spawns/s", "lat med", "p90", "p99", "ratio");
+    auto tp_row = [](const char* label, const Throughput& t, std::optional<double> ref_rate) {
+        const double rate = t.spawns / t.seconds;
+        Summary s = summarize(t.lat);
+        std::string ratio = ref_rate ? fmt2(rate / *ref_rate) : "";
+        std::printf("  %-44s %8.0f %8.3f %8.3f %8.3f %7s\n", label, rate, s.median, s.p90, s.p99, ratio.c_str());
+    };
+    tp_row("tapgate", tp_tg, tp_ref.spawns / tp_ref.seconds);
+    tp_row("qemu-bridge-helper (reference)", tp_ref, std::nullopt);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const Failure& e) {
+        std::fprintf(stderr, "\ntapgate-bench: %s\n", e.what());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "\ntapgate-bench: internal error: %s\n", e.what());
+    }
+    return 1;
+}

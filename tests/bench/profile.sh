@@ -1,0 +1,117 @@
+#!/bin/bash
+# Where a helper's time goes, tapgate and the reference side by side, in the
+# same throwaway namespace as run.sh:
+#   1. syscalls per run (strace -f -u USER: setuid works under a root tracer;
+#      only the helper processes are counted, from their execve on);
+#   2. ld.so statistics (LD_DEBUG=statistics, as root on a non-setuid copy:
+#      ld.so ignores LD_DEBUG in a setuid process);
+#   3. libraries loaded, their constructors and relocations;
+#   4. perf samples per DSO and the top symbols (system-wide cpu-clock,
+#      filtered to the helper's command name), if perf is installed.
+# Needs root. Builds like run.sh.
+#
+#   bash tests/bench/profile.sh [BUILDDIR] [--count=N]
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+. "$root/tests/lib/ns.sh"
+
+# tg_isolate re-runs this script with these same arguments.
+all_args=("$@")
+build=$root/build-bench
+if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
+    build=$(cd "$1" && pwd)
+    shift
+fi
+count=100
+for a in "$@"; do
+    case $a in
+    --count=*) count=${a#--count=} ;;
+    *) echo "profile.sh: unknown option $a" >&2; exit 2 ;;
+    esac
+done
+reference=${REFERENCE_HELPER:-/usr/lib/qemu/qemu-bridge-helper}
+if [ "$(id -u)" -ne 0 ]; then
+    echo "profile.sh: needs root" >&2
+    exit 77
+fi
+if [ -z "${TG_ISOLATED:-}" ]; then
+    TG_BENCH_BUILD_ONLY=1 bash "$here/run.sh" "$build"
+    command -v strace >/dev/null || { echo "profile.sh: needs strace (apt-get install strace)" >&2; exit 77; }
+fi
+
+tg_isolate "${all_args[@]}"
+
+bench=$build/tests/bench/tapgate-bench
+tg_bridge tgbench0 1400
+tg_acl "allow tgbench0"
+out=$TG_ROOT/scratch/profile
+mkdir -p "$out"
+chmod 0777 "$out"
+helpers=("$(tg_setuid_copy "$build/helper/tapgate" tapgate)" "$(tg_setuid_copy "$reference" qemu-bridge-helper)")
+plain=("$build/helper/tapgate" "$reference")
+
+echo "== 1. syscalls per helper run (strace, 5 runs each)"
+for h in "${helpers[@]}"; do
+    n=$(basename "$h")
+    strace -f -ff -o "$out/$n" -u "$TG_USER" "$bench" --bridge=tgbench0 --profile="$h" --count=5 >/dev/null
+    # Keep the processes that exec'd the helper, from the execve on.
+    for f in "$out/$n".*; do
+        grep -q "^execve(\"$h\"" "$f" && sed -n "/^execve(\"${h//\//\\/}\"/,\$p" "$f"
+    done | awk -v name="$n" '
+        /^execve\(/ { runs++ }
+        /^[a-z_0-9]+\(/ { s = $0; sub(/\(.*/, "", s); c[s]++; total++ }
+        END {
+            printf "%s: %.0f syscalls per run;", name, total / runs
+            for (k in c) printf " %s=%.0f", k, c[k] / runs
+            printf "\n"
+        }' | fold -s -w 110
+done
+
+echo
+echo "== 2. ld.so statistics (root, non-setuid copy; median of 21 runs)"
+for h in "${plain[@]}"; do
+    for i in $(seq 21); do
+        LD_DEBUG=statistics "$h" --help 2>&1 >/dev/null |
+            awk '/total startup time/ { t = $(NF-1) } /time needed for relocation/ { r = $(NF-2) }
+                 /number of relocations:/ { n = $NF } /relocations from cache/ { c = $NF }
+                 /relative relocations/ { rel = $NF }
+                 END { print t, r, n, c, rel }'
+    done | sort -n | sed -n 11p | awk -v name="$(basename "$h")" \
+        '{ printf "%s: startup %d cycles, relocation %d cycles; %d symbol relocations (%d from cache), %d relative\n", name, $1, $2, $3, $4, $5 }'
+done
+
+echo
+echo "== 3. libraries, constructors (.init_array entries), relocations"
+for h in "${plain[@]}"; do
+    echo "$(basename "$h"):"
+    for lib in "$h" $(ldd "$h" | awk '$3 ~ /^\// { print $3 }'); do
+        lib=$(readlink -f "$lib")
+        size=$(readelf -SW "$lib" | awk '$2 == ".init_array" { print $6 }')
+        printf "  %-40s ctors %3d  relocs %5d  size %8d\n" "$(basename "$lib")" $((0x${size:-0} / 8)) \
+            "$(readelf -rW "$lib" | grep -c 'R_X86_64' || true)" "$(stat -c %s "$lib")"
+    done
+done
+
+if command -v perf >/dev/null; then
+    echo
+    echo "== 4. perf: share of the helper's samples per DSO, and top symbols ($count runs each)"
+    for h in "${helpers[@]}"; do
+        n=$(basename "$h")
+        comm=${n:0:15}
+        perf record -q -e cpu-clock -F 10000 -a -o "$out/$n.perf" -- \
+            setpriv --reuid="$TG_USER" --regid="$TG_USER" --init-groups \
+            "$bench" --bridge=tgbench0 --profile="$h" --count="$count" >/dev/null 2>&1
+        perf script -i "$out/$n.perf" -F comm,ip,sym,dso 2>/dev/null | awk -v comm="$comm" '
+            $1 == comm { d = $NF; gsub(/[()]/, "", d); sub(/.*\//, "", d); dso[d]++
+                         s = $3; sym[s " (" d ")"]++; total++ }
+            END {
+                printf "%s: %d samples\n", comm, total
+                for (k in dso) printf "  %5.1f%%  %s\n", 100 * dso[k] / total, k | "sort -rn | head -8"
+                close("sort -rn | head -8")
+                print "  top symbols:"
+                for (k in sym) printf "  %5.1f%%  %s\n", 100 * sym[k] / total, k | "sort -rn | head -12"
+                close("sort -rn | head -12")
+            }'
+    done
+fi

@@ -1,0 +1,89 @@
+#!/bin/bash
+# Benchmark: tapgate against Debian's qemu-bridge-helper, spawned as QEMU 7.2
+# spawns it, by an unprivileged user, each a root-owned 4755 copy, inside a
+# throwaway network + mount namespace (tests/lib/ns.sh) with its own bridges
+# and /etc/qemu/bridge.conf. Needs root; touches no host interface.
+#
+#   bash tests/bench/run.sh [BUILDDIR] [BENCH OPTIONS...]
+#
+# BUILDDIR defaults to build-bench/ (configured and built when needed).
+# BENCH OPTIONS go to tapgate-bench, e.g. --rounds=40 --batch=10
+# --spawners=8 --per-spawner=25 --parallel-rounds=4 --ports=1000 --warmup=3;
+# so do the words of $TG_BENCH_ARGS (for `ninja bench`, which passes none).
+# REFERENCE_HELPER overrides /usr/lib/qemu/qemu-bridge-helper.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+. "$root/tests/lib/ns.sh"
+
+# tg_isolate re-runs this script with these same arguments.
+all_args=("$@")
+build=$root/build-bench
+if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
+    build=$(cd "$1" && pwd)
+    shift
+fi
+reference=${REFERENCE_HELPER:-/usr/lib/qemu/qemu-bridge-helper}
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "run.sh: needs root (namespaces, setuid copies)" >&2
+    exit 77
+fi
+
+# Outside the namespace, once: build what is missing. When the build tree
+# has tests/bench (tests/meson.build includes it) meson builds everything;
+# otherwise the bench programs are compiled here, next to the build tree.
+if [ -z "${TG_ISOLATED:-}" ] && [ -z "${TG_BENCH_NO_BUILD:-}" ]; then
+    [ -f "$build/build.ninja" ] || meson setup "$build" "$root" >/dev/null
+    if ninja -C "$build" -t query tests/bench/tapgate-bench >/dev/null 2>&1; then
+        ninja -C "$build" helper/tapgate tests/bench/tapgate-bench tests/bench/bench-noop-static \
+            tests/bench/bench-noop-dynamic tests/bench/bench-noop-libs >/dev/null
+    else
+        ninja -C "$build" helper/tapgate >/dev/null
+        out=$build/tests/bench
+        mkdir -p "$out"
+        cxx=${CXX:-c++}
+        flags=(-std=c++20 -O2 -g -Wall -Wextra -Wshadow -Wconversion -Wold-style-cast)
+        hard=(-fPIE -pie -Wl,-z,relro -Wl,-z,now)
+        [ "$out/tapgate-bench" -nt "$here/bench.cpp" ] ||
+            $cxx "${flags[@]}" "${hard[@]}" -o "$out/tapgate-bench" "$here/bench.cpp"
+        [ "$out/bench-noop-static" -nt "$here/noop.cpp" ] ||
+            $cxx "${flags[@]}" -static -o "$out/bench-noop-static" "$here/noop.cpp"
+        [ "$out/bench-noop-dynamic" -nt "$here/noop.cpp" ] ||
+            $cxx "${flags[@]}" "${hard[@]}" -Wl,--as-needed -o "$out/bench-noop-dynamic" "$here/noop.cpp"
+        [ "$out/bench-noop-libs" -nt "$here/noop.cpp" ] ||
+            $cxx "${flags[@]}" "${hard[@]}" -o "$out/bench-noop-libs" "$here/noop.cpp" \
+                -Wl,--no-as-needed $(pkg-config --libs libcap-ng libnl-route-3.0)
+    fi
+fi
+
+[ -n "${TG_BENCH_BUILD_ONLY:-}" ] && exit 0
+
+tg_isolate "${all_args[@]}"
+
+bin=$build/tests/bench
+tg_bridge tgbench0 1400
+tg_bridge tgbench1k 1400
+tg_acl "allow tgbench0" "allow tgbench1k"
+tapgate=$(tg_setuid_copy "$build/helper/tapgate" tapgate)
+ref=$(tg_setuid_copy "$reference" qemu-bridge-helper)
+# The no-ops go where the user can run them; the one with tapgate's
+# libraries is setuid like tapgate (ld.so's secure mode included).
+install -m 0755 "$bin/bench-noop-static" "$bin/bench-noop-dynamic" "$TG_ROOT/bin/"
+libs=$(tg_setuid_copy "$bin/bench-noop-libs" bench-noop-libs)
+
+# Other load on the machine (builds, tests) adds noise that is neither
+# helper's. The kernel schedules per session ("autogroup"), so plain nice
+# does not reach past other sessions: the bench gets a session of its own
+# whose autogroup runs at high priority while it runs (the helpers inherit
+# it). TG_BENCH_NICE=0 turns that off.
+nice=${TG_BENCH_NICE:--20}
+# The helpers inherit this environment, as they would QEMU's: keep it plain.
+exec setsid --wait bash -c '
+    [ -w /proc/self/autogroup ] && echo "$0" > /proc/self/autogroup
+    exec nice -n "$0" "$@"' "$nice" \
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+    "$bin/tapgate-bench" --tapgate="$tapgate" --reference="$ref" --user="$TG_USER" \
+    --bridge=tgbench0 --full-bridge=tgbench1k \
+    --noop-static="$TG_ROOT/bin/bench-noop-static" --noop-dynamic="$TG_ROOT/bin/bench-noop-dynamic" \
+    --noop-libs="$libs" ${TG_BENCH_ARGS:-} "$@"

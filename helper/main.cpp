@@ -100,5 +100,6 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         std::fprintf(stderr, "tapgate: internal error: %s\n", e.what());
     }
+    tapgate::process::wait_for_stderr_reader();
     return 1;
 }

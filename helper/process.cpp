@@ -1,12 +1,14 @@
 #include "process.hpp"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
-#include <sys/syscall.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 #include "unique_fd.hpp"
 
@@ -26,10 +28,22 @@ void clear_environment() {
 }
 
 void close_fds_except(int keep) {
-    // close_range(2) exists since Linux 5.9; glibc 2.36 has no wrapper
-    // before 2.34 on all targets, so call it directly.
-    if (keep > 3) ::syscall(SYS_close_range, 3U, static_cast<unsigned>(keep - 1), 0U);
-    ::syscall(SYS_close_range, static_cast<unsigned>(keep + 1), ~0U, 0U);
+    // One call per range instead of a close() per possible fd: the caller
+    // may have set RLIMIT_NOFILE to millions. (Linux 5.9, glibc 2.34.)
+    if (keep > 3) ::close_range(3U, static_cast<unsigned>(keep - 1), 0);
+    ::close_range(static_cast<unsigned>(keep + 1), ~0U, 0);
+}
+
+void wait_for_stderr_reader() {
+    std::fflush(stderr);
+    struct stat st{};
+    if (::fstat(2, &st) != 0 || !S_ISFIFO(st.st_mode)) return;
+    for (int i = 0; i < 100; ++i) {
+        int unread = 0;
+        if (::ioctl(2, FIONREAD, &unread) != 0 || unread == 0) return;
+        timespec pause{0, 2'000'000};
+        ::nanosleep(&pause, nullptr);
+    }
 }
 
 }  // namespace tapgate::process

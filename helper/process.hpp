@@ -16,4 +16,11 @@ void clear_environment();
 // Closes every fd above 2 except `keep`.
 void close_fds_except(int keep);
 
+// After an error line, when stderr is a pipe: waits (200 ms at most) until
+// the reader has taken what we wrote. libvirt 9.0 reads the helper's stderr
+// on another thread and looks at what it has as soon as our exit closes the
+// socket; without the wait, about one refusal in ten reached the user as an
+// empty "stderr=".
+void wait_for_stderr_reader();
+
 }  // namespace tapgate::process

@@ -42,8 +42,10 @@ Bridge find(netlink::Socket& nl, const std::string& name) {
 }
 
 void attach(netlink::Socket& nl, const Bridge& bridge, const std::string& tap_name) {
-    netlink::LinkPtr tap = nl.find_link(tap_name);
-    if (!tap) throw Error("tap " + tap_name + " vanished after it was created");
+    // Nobody but a CAP_NET_ADMIN holder can rename the tap, and this
+    // process holds its only fd: the name cannot point elsewhere.
+    const int tap_index = nl.ifindex(tap_name);
+    if (!tap_index) throw Error("tap " + tap_name + " vanished after it was created");
     auto mac = tap_mac();
     netlink::AddrPtr addr(nl_addr_build(AF_LLC, mac.data(), mac.size()));
     netlink::LinkPtr changes(rtnl_link_alloc());
@@ -52,7 +54,7 @@ void attach(netlink::Socket& nl, const Bridge& bridge, const std::string& tap_na
     rtnl_link_set_addr(changes.get(), addr.get());
     rtnl_link_set_master(changes.get(), bridge.ifindex);
     rtnl_link_set_flags(changes.get(), IFF_UP);
-    int e = nl.change_link(rtnl_link_get_ifindex(tap.get()), changes.get());
+    int e = nl.change_link(tap_index, changes.get());
     if (e == 0) return;
     std::string what = "cannot attach " + tap_name + " to bridge " + acl::printable(bridge.name);
     switch (e) {

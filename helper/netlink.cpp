@@ -8,6 +8,8 @@
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/socket.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -60,6 +62,10 @@ Socket::Socket() {
     if (!sock_) throw Error("out of memory");
     if (int rc = nl_connect(sock_.get(), NETLINK_ROUTE); rc < 0)
         throw Error(std::string("cannot open a netlink socket: ") + nl_geterror(rc));
+    // Without this libnl peeks at every message to size its buffer: two
+    // recvmsg() per reply. Replies here (one link, one ack) fit in 32 KiB.
+    nl_socket_set_msg_buf_size(sock_.get(), 32768);
+    nl_socket_disable_msg_peek(sock_.get());
     int one = 1;
     // Older kernels lack extended acks; messages are then errno only.
     (void)::setsockopt(nl_socket_get_fd(sock_.get()), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
@@ -72,6 +78,16 @@ LinkPtr Socket::find_link(const std::string& name) {
     if (rc == 0) return LinkPtr(link);
     if (err_.error == ENODEV || rc == -NLE_OBJ_NOTFOUND || rc == -NLE_NODEV) return nullptr;
     throw Error("cannot look up " + name + ": " + describe(rc));
+}
+
+int Socket::ifindex(const std::string& name) {
+    // A device ioctl on the netlink socket: one syscall where an
+    // RTM_GETLINK round trip takes four.
+    ifreq ifr{};
+    if (name.size() >= sizeof ifr.ifr_name) return 0;
+    std::memcpy(ifr.ifr_name, name.c_str(), name.size() + 1);
+    if (::ioctl(nl_socket_get_fd(sock_.get()), SIOCGIFINDEX, &ifr) != 0) return 0;
+    return ifr.ifr_ifindex;
 }
 
 int Socket::change_link(int ifindex, rtnl_link* changes) {

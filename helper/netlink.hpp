@@ -33,6 +33,9 @@ public:
     // Link by name, or nullptr if no such interface. Throws on other errors.
     LinkPtr find_link(const std::string& name);
 
+    // ifindex of an interface, or 0 if there is none by that name.
+    int ifindex(const std::string& name);
+
     // One RTM_NEWLINK applying `changes` to the link with `ifindex`.
     // Returns 0 or the kernel's errno (details in last_error()).
     int change_link(int ifindex, rtnl_link* changes);

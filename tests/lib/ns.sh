@@ -6,6 +6,7 @@
 #   - $TG_ROOT is a private tmpfs (suid allowed) for setuid copies, homes and
 #     scratch files; it vanishes with the namespace;
 #   - the loopback is up and /sys shows this namespace's interfaces;
+#   - /run is a private tmpfs (the helper's quota lock is created there);
 #   - /dev/net/tun is 0666 as on distros (tg_tun_mode to change).
 # Nothing here touches the host's interfaces or its real /etc.
 
@@ -36,6 +37,8 @@ tg_isolate() {
     chmod 0755 /etc/qemu
     rm -f /etc/qemu/bridge.conf /etc/tapgate.conf
     mount -t sysfs sysfs /sys
+    # The helper's quota lock lives in /run: a private one per test.
+    mount -t tmpfs -o mode=0755,size=16m tapgate-run /run
     # Distros ship /dev/net/tun as 0666 (the kernel's default); this machine
     # has 0600. Give the namespace the usual node; tg_tun_mode changes it.
     mknod -m 0666 "$TG_ROOT/tun" c 10 200

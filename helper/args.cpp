@@ -15,7 +15,8 @@ std::optional<std::string> take_value(const std::vector<std::string>& argv, std:
                                       const std::string& name) {
     const std::string& arg = argv[i];
     if (arg == name) {
-        if (i + 1 >= argv.size()) throw Error(name + " needs a value");
+        // "--br --use-vnet" is a missing value, not a bridge named "--use-vnet".
+        if (i + 1 >= argv.size() || argv[i + 1].rfind("--", 0) == 0) throw Error(name + " needs a value");
         return argv[++i];
     }
     if (arg.rfind(name + "=", 0) == 0) return arg.substr(name.size() + 1);
@@ -53,16 +54,20 @@ int parse_fd(const std::string& text) {
 const char* usage() {
     return "Usage: tapgate [--use-vnet] --br=BRIDGE --fd=FD\n"
            "       tapgate --check [FILE]\n"
+           "       tapgate --explain --br=BRIDGE [--user=USER]\n"
+           "       tapgate --list\n"
            "       tapgate --help | --version\n"
            "\n"
            "Creates a tap device, attaches it to BRIDGE if the ACL allows it, and\n"
            "passes it over the unix socket FD (the QEMU/libvirt bridge helper\n"
-           "protocol). --check parses an ACL file and reports every problem.\n";
+           "protocol). --check parses an ACL or settings file and reports every\n"
+           "problem; --explain shows the decision and settings for BRIDGE and why;\n"
+           "--list shows the taps tapgate made (your own; root: all).\n";
 }
 
 Options parse(const std::vector<std::string>& argv) {
     Options o;
-    bool check = false;
+    bool check = false, explain = false, list = false;
     // argv[0] may be missing altogether (argc == 0).
     for (std::size_t i = argv.empty() ? 0 : 1; i < argv.size(); ++i) {
         const std::string& arg = argv[i];
@@ -78,6 +83,12 @@ Options parse(const std::vector<std::string>& argv) {
             check = true;
             if (i + 1 < argv.size() && argv[i + 1].rfind("--", 0) != 0)
                 set_once(o.check_file, argv[++i], "--check");
+        } else if (arg == "--explain") {
+            explain = true;
+        } else if (arg == "--list") {
+            list = true;
+        } else if (auto user = take_value(argv, i, "--user")) {
+            set_once(o.user, *user, "--user");
         } else if (auto br = take_value(argv, i, "--br")) {
             set_once(o.bridge, *br, "--br");
         } else if (auto fd = take_value(argv, i, "--fd")) {
@@ -86,9 +97,24 @@ Options parse(const std::vector<std::string>& argv) {
             throw Error("unknown option \"" + acl::printable(arg) + "\" (see tapgate --help)");
         }
     }
+    if (check + explain + list > 1) throw Error("--check, --explain and --list go alone");
+    if (o.user && !explain) throw Error("--user goes with --explain");
     if (check) {
         if (o.bridge || o.fd) throw Error("--check does not take --br or --fd");
         o.mode = Mode::check;
+        return o;
+    }
+    if (list) {
+        if (o.bridge || o.fd) throw Error("--list does not take --br or --fd");
+        o.mode = Mode::list;
+        return o;
+    }
+    if (explain) {
+        if (o.fd) throw Error("--explain does not take --fd");
+        if (!o.bridge) throw Error("--explain needs --br=BRIDGE");
+        if (auto why = acl::invalid_interface_name(*o.bridge))
+            throw Error("--br: \"" + acl::printable(*o.bridge) + "\" cannot be a bridge name: " + *why);
+        o.mode = Mode::explain;
         return o;
     }
     if (!o.bridge) throw Error("missing --br=BRIDGE (see tapgate --help)");

@@ -8,7 +8,7 @@
 
 namespace tapgate::args {
 
-enum class Mode { helper, check, help, version };
+enum class Mode { helper, check, explain, list, help, version };
 
 struct Options {
     Mode mode = Mode::helper;
@@ -16,6 +16,7 @@ struct Options {
     std::optional<std::string> bridge;
     std::optional<int> fd;
     std::optional<std::string> check_file;  // --check FILE
+    std::optional<std::string> user;        // --explain --user NAME
 };
 
 // Throws tapgate::Error naming the offending argument. Also validates what

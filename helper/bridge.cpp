@@ -32,6 +32,13 @@ std::array<unsigned char, 6> tap_mac() {
 Bridge find(netlink::Socket& nl, const std::string& name) {
     netlink::LinkPtr link = nl.find_link(name);
     if (!link) throw Error("bridge " + acl::printable(name) + " does not exist");
+    // The kernel also resolves alternative names (ip link property add ...
+    // altname). The ACL judged the name asked for, so only the interface's
+    // own name may be used: "deny br0" must not be escaped through an alias.
+    const char* own = rtnl_link_get_name(link.get());
+    if (!own || name != own)
+        throw Error(acl::printable(name) + " is an alternative name of " +
+                    acl::printable(own ? own : "?") + "; ask for the bridge by its own name");
     const char* type = rtnl_link_get_type(link.get());
     if (!type || std::strcmp(type, "bridge") != 0)
         throw Error(acl::printable(name) + " is not a bridge (it is " +
@@ -41,7 +48,8 @@ Bridge find(netlink::Socket& nl, const std::string& name) {
     return {name, rtnl_link_get_ifindex(link.get()), rtnl_link_get_mtu(link.get())};
 }
 
-void attach(netlink::Socket& nl, const Bridge& bridge, const std::string& tap_name) {
+int attach(netlink::Socket& nl, const Bridge& bridge, const std::string& tap_name,
+           const std::string& alias, bool up) {
     // Nobody but a CAP_NET_ADMIN holder can rename the tap, and this
     // process holds its only fd: the name cannot point elsewhere.
     const int tap_index = nl.ifindex(tap_name);
@@ -53,9 +61,10 @@ void attach(netlink::Socket& nl, const Bridge& bridge, const std::string& tap_na
     rtnl_link_set_mtu(changes.get(), bridge.mtu);
     rtnl_link_set_addr(changes.get(), addr.get());
     rtnl_link_set_master(changes.get(), bridge.ifindex);
-    rtnl_link_set_flags(changes.get(), IFF_UP);
+    rtnl_link_set_ifalias(changes.get(), alias.c_str());
+    if (up) rtnl_link_set_flags(changes.get(), IFF_UP);
     int e = nl.change_link(tap_index, changes.get());
-    if (e == 0) return;
+    if (e == 0) return tap_index;
     std::string what = "cannot attach " + tap_name + " to bridge " + acl::printable(bridge.name);
     switch (e) {
     case ENODEV:
@@ -66,6 +75,14 @@ void attach(netlink::Socket& nl, const Bridge& bridge, const std::string& tap_na
     default:
         throw Error(what + ": " + nl.describe(-1));
     }
+}
+
+void bring_up(netlink::Socket& nl, int tap_ifindex, const std::string& tap_name) {
+    netlink::LinkPtr changes(rtnl_link_alloc());
+    if (!changes) throw Error("out of memory");
+    rtnl_link_set_flags(changes.get(), IFF_UP);
+    if (nl.change_link(tap_ifindex, changes.get()) != 0)
+        throw Error("cannot bring " + tap_name + " up: " + nl.describe(-1));
 }
 
 }  // namespace tapgate::bridge

@@ -6,13 +6,25 @@
 #include <cstring>
 
 #include "acl.hpp"
+#include "config.h"
 #include "identity.hpp"
+#include "settings.hpp"
 
 namespace tapgate::check {
 
-int run(const std::string& file) {
-    acl::FileSystemSource source;
-    identity::NssDirectory directory;
+namespace {
+
+int summary(const std::string& file, std::size_t errors, const std::string& ok_text) {
+    if (errors) {
+        std::printf("%s: %zu error%s; the helper refuses every bridge until fixed\n",
+                    acl::printable(file).c_str(), errors, errors == 1 ? "" : "s");
+        return 1;
+    }
+    std::printf("%s: OK, %s\n", acl::printable(file).c_str(), ok_text.c_str());
+    return 0;
+}
+
+int check_acl(const std::string& file, acl::Source& source, acl::Directory& directory) {
     acl::Policy policy = acl::load(source, file, &directory);
     for (const auto& d : policy.errors) std::fprintf(stderr, "%s\n", d.str().c_str());
     // An include the caller cannot open is normal for an unprivileged user
@@ -23,15 +35,37 @@ int run(const std::string& file) {
             std::fprintf(stderr, "%s: warning: include %s skipped: %s\n", s.where.str().c_str(),
                          acl::printable(s.path).c_str(), std::strerror(s.error));
     }
-    if (!policy.ok()) {
-        std::printf("%s: %zu error%s; the helper refuses every bridge until fixed\n",
-                    acl::printable(file).c_str(), policy.errors.size(),
-                    policy.errors.size() == 1 ? "" : "s");
-        return 1;
+    auto n = policy.rules.size();
+    return summary(file, policy.errors.size(), std::to_string(n) + (n == 1 ? " rule" : " rules"));
+}
+
+int check_settings(const std::string& file, acl::Source& source, acl::Directory& directory) {
+    settings::Settings s = settings::load(source, file, directory);
+    for (const auto& d : s.errors) std::fprintf(stderr, "%s\n", d.str().c_str());
+    if (!s.exists && s.ok()) {
+        std::printf("%s: not present, defaults apply\n", acl::printable(file).c_str());
+        return 0;
     }
-    std::printf("%s: OK, %zu rule%s\n", acl::printable(file).c_str(), policy.rules.size(),
-                policy.rules.size() == 1 ? "" : "s");
-    return 0;
+    auto n = s.scopes.size();
+    return summary(file, s.errors.size(), std::to_string(n) + (n == 1 ? " section" : " sections"));
+}
+
+bool is_settings(const std::string& file) {
+    auto slash = file.rfind('/');
+    return file.substr(slash == std::string::npos ? 0 : slash + 1) == "tapgate.conf";
+}
+
+}  // namespace
+
+int run(const std::optional<std::string>& file) {
+    acl::FileSystemSource source;
+    identity::NssDirectory directory;
+    if (file)
+        return is_settings(*file) ? check_settings(*file, source, directory)
+                                  : check_acl(*file, source, directory);
+    int a = check_acl(TAPGATE_ACL_FILE, source, directory);
+    int s = check_settings(TAPGATE_SETTINGS_FILE, source, directory);
+    return a | s;
 }
 
 }  // namespace tapgate::check

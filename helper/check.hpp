@@ -1,12 +1,16 @@
-// tapgate --check: reads an ACL file as the caller and reports every problem.
+// tapgate --check: reads the ACL and settings files as the caller and
+// reports every problem.
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace tapgate::check {
 
-// Prints problems to stderr and a summary to stdout. Returns the exit
-// status: 0 when the file (with its includes) is usable, 1 otherwise.
-int run(const std::string& file);
+// Without a file: the compiled-in ACL and settings files. A file named
+// tapgate.conf is read as settings, any other as an ACL. Prints problems
+// to stderr and a summary to stdout. Returns the exit status: 0 when the
+// files are usable, 1 otherwise.
+int run(const std::optional<std::string>& file);
 
 }  // namespace tapgate::check

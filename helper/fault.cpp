@@ -13,10 +13,19 @@ namespace tapgate::fault {
 
 namespace {
 std::string wanted_step, wanted_action;
+// Filled before static initialisers run: a plain buffer, no constructor.
+char saved[128];
+}
+
+void capture(char** envp) {
+    static constexpr char key[] = "TAPGATE_FAULT=";
+    for (; *envp; ++envp)
+        if (std::strncmp(*envp, key, sizeof key - 1) == 0)
+            std::snprintf(saved, sizeof saved, "%s", *envp + sizeof key - 1);
 }
 
 void init() {
-    const char* spec = std::getenv("TAPGATE_FAULT");
+    const char* spec = saved[0] ? saved : nullptr;
     if (!spec) return;
     std::string s = spec;
     auto colon = s.find(':');

@@ -9,12 +9,14 @@
 namespace tapgate::fault {
 
 #if TAPGATE_FAULT_INJECTION
-// Reads TAPGATE_FAULT="STEP:ACTION" (ACTION: kill, stop or exit) before the
-// environment is cleared.
+// Keeps TAPGATE_FAULT="STEP:ACTION" (ACTION: kill, stop or exit) from the
+// environment before it is scrubbed.
+void capture(char** envp);
 void init();
 // Acts when the step named in TAPGATE_FAULT is reached.
 void point(const char* step);
 #else
+inline void capture(char**) {}
 inline void init() {}
 inline void point(const char*) {}
 #endif

@@ -38,6 +38,13 @@ void check_socket(int fd) {
     }
 }
 
+int peer_pid(int socket) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return 0;
+    return cred.pid;
+}
+
 void send(int socket, int fd) {
     char payload = 0;
     iovec iov{&payload, 1};

@@ -8,6 +8,10 @@ namespace tapgate::fdpass {
 // mistake, or an attempt to make a privileged process write elsewhere.
 void check_socket(int fd);
 
+// The pid of the process at the other end (for the audit log), 0 if the
+// kernel does not say.
+int peer_pid(int socket);
+
 // Sends `fd` with SCM_RIGHTS and one byte of payload, as QEMU expects.
 void send(int socket, int fd);
 

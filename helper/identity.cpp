@@ -54,7 +54,7 @@ std::optional<std::uint32_t> NssDirectory::group_id(const std::string& name) {
     return gr.gr_gid;
 }
 
-acl::Caller lookup(uid_t uid) {
+acl::Caller lookup(uid_t uid, bool groups_too) {
     acl::Caller caller;
     caller.uid = uid;
     passwd pw{};
@@ -64,6 +64,7 @@ acl::Caller lookup(uid_t uid) {
     };
     if (!nss_get(fn, pw, buf, "uid " + std::to_string(uid))) return caller;
     caller.name = pw.pw_name;
+    if (!groups_too) return caller;
     std::vector<gid_t> groups(64);
     for (;;) {
         int n = static_cast<int>(groups.size());

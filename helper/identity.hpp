@@ -19,6 +19,8 @@ public:
 // passwd entry gives a Caller with no name and no groups: user and group
 // rules then do not apply to it. Throws tapgate::Error if the database
 // cannot be asked.
-acl::Caller lookup(uid_t uid);
+// With `groups` false only the name is looked up (for the audit log), not
+// the memberships.
+acl::Caller lookup(uid_t uid, bool groups = true);
 
 }  // namespace tapgate::identity

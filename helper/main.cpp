@@ -3,18 +3,21 @@
 // tap, puts it on the bridge and passes its fd back over --fd.
 //
 // Every step below either succeeds or throws tapgate::Error, which main()
-// prints as the single line the caller shows to its user. The tap is not
-// persistent: on any failure (or a kill) the kernel removes it, and with it
-// the bridge port, when this process exits.
+// prints as the single line the caller shows to its user (and the audit
+// log records). The tap is not persistent: on any failure (or a kill) the
+// kernel removes it, and with it the bridge port, when this process exits.
 #include <netlink/netlink.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "acl.hpp"
+#include "admin.hpp"
 #include "args.hpp"
+#include "audit.hpp"
 #include "bridge.hpp"
 #include "check.hpp"
 #include "config.h"
@@ -23,49 +26,90 @@
 #include "fdpass.hpp"
 #include "identity.hpp"
 #include "netlink.hpp"
+#include "port.hpp"
 #include "privileges.hpp"
 #include "process.hpp"
+#include "quota.hpp"
+#include "settings.hpp"
 #include "tap.hpp"
 
 namespace tapgate {
 namespace {
 
-int run_helper(const args::Options& opt) {
+void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& rec) {
     const int sock = *opt.fd;
-    process::close_fds_except(sock);
+    process::close_fds_except({sock, lock.get()});
     fdpass::check_socket(sock);
+    rec.pid = fdpass::peer_pid(sock);
 
-    // Read as the real user: per-user include files rely on it.
+    // Both files are read as the real user: per-user include files rely
+    // on it, and no file is read with privileges the caller lacks.
     acl::FileSystemSource source;
     identity::NssDirectory directory;
     const acl::Policy policy = acl::load(source, TAPGATE_ACL_FILE, &directory);
-    // The user database is asked only when a rule names users or groups.
-    const acl::Caller caller =
-        policy.qualified ? identity::lookup(::getuid()) : acl::Caller{::getuid(), {}, {}};
-    const acl::Decision decision = acl::decide(policy, *opt.bridge, caller);
-    if (!decision.allowed) throw Error(decision.explain(*opt.bridge, TAPGATE_ACL_FILE));
+    const settings::Settings conf = settings::load(source, TAPGATE_SETTINGS_FILE, directory);
+    rec.enabled = conf.syslog;
+    rec.facility = settings::facility_code(conf.facility).value_or(-1);
+    if (!conf.ok())
+        throw Error("settings error: " + conf.errors.front().str() +
+                    (conf.errors.size() > 1 ? " (and " + std::to_string(conf.errors.size() - 1) +
+                                                  " more; run tapgate --check " + conf.file + ")"
+                                            : ""));
 
+    // The user database is asked for group memberships only when a rule
+    // or a settings section names users or groups.
+    const bool groups = policy.qualified || settings::needs_caller(conf, *opt.bridge);
+    const acl::Caller caller = identity::lookup(::getuid(), groups);
+    rec.user = caller.name;
+    const acl::Decision decision = acl::decide(policy, *opt.bridge, caller);
+    if (decision.rule) rec.rule = decision.rule->where.str();
+    if (!decision.allowed) throw Error(decision.explain(*opt.bridge, TAPGATE_ACL_FILE));
+    const settings::Effective eff = settings::resolve(conf, *opt.bridge, caller);
+    rec.vlan = eff.port.vlan.value_or(0);
     fault::point("after-acl");
 
     netlink::Socket nl;
     const bridge::Bridge br = bridge::find(nl, *opt.bridge);
-    tap::Tap tap = tap::create("tap%d", opt.use_vnet);
+    // Counting and attaching under one lock: two concurrent requests of
+    // one user cannot both see room for one more tap.
+    std::optional<quota::UserLock> held;
+    if (eff.port.quota) {
+        held.emplace(lock.get(), ::getuid());
+        unsigned n = quota::count(nl, ::getuid(), br.ifindex);
+        if (n >= *eff.port.quota)
+            throw Error("quota reached: " + (caller.name.empty() ? "uid " + std::to_string(caller.uid) : caller.name) +
+                        " holds " + std::to_string(n) + " of " + std::to_string(*eff.port.quota) +
+                        " taps allowed on bridge " + br.name + " (" + eff.origin.at("quota").str() + ")");
+    }
+    tap::Tap tap = tap::create(settings::expand_name(eff.name_template(), caller), opt.use_vnet);
+    rec.tap = tap.name;
     fault::point("after-tap");
-    bridge::attach(nl, br, tap.name);
+    const bool more = port::any(eff.port);
+    const int index = bridge::attach(nl, br, tap.name, quota::alias_for(::getuid(), rec.vlan), !more);
+    held.reset();
+    if (more) {
+        port::configure(nl, index, br.ifindex, br.name, eff.port);
+        bridge::bring_up(nl, index, tap.name);
+    }
     fault::point("after-attach");
     fdpass::send(sock, tap.fd.get());
+    audit::granted(rec);
     fault::point("after-send");
-    return 0;
 }
 
-int run(const std::vector<std::string>& argv) {
-    // Before anything can fail: the caller controls privileges we must shed,
-    // fds we must not write into, and an environment libraries would read.
+int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_mode) {
     fault::init();
+    // Still root here when setuid: the quota lock file must be opened
+    // before the privileges go (users cannot open it, by design).
+    UniqueFd lock;
+    if (::geteuid() == 0) lock = quota::open_lock_file();
+    // Before anything can fail: the caller controls privileges we must
+    // shed, fds we must not write into, and an environment libraries read.
     privileges::drop_to_net_admin();
     fault::point("after-drop");
     process::clear_environment();
     nl_debug = 0;  // libnl read $NLDBG before main()
+    rec.uid = ::getuid();
 
     const args::Options opt = args::parse(argv);
     switch (opt.mode) {
@@ -77,11 +121,21 @@ int run(const std::vector<std::string>& argv) {
         return 0;
     case args::Mode::check:
         privileges::drop_all();
-        return check::run(opt.check_file.value_or(TAPGATE_ACL_FILE));
+        return check::run(opt.check_file);
+    case args::Mode::explain:
+        if (opt.user) admin::become(*opt.user);
+        privileges::drop_all();
+        return admin::explain(*opt.bridge);
+    case args::Mode::list:
+        privileges::drop_all();
+        return admin::list();
     case args::Mode::helper:
         break;
     }
-    return run_helper(opt);
+    helper_mode = true;
+    rec.bridge = *opt.bridge;
+    run_helper(opt, lock, rec);
+    return 0;
 }
 
 }  // namespace
@@ -89,17 +143,22 @@ int run(const std::vector<std::string>& argv) {
 
 int main(int argc, char** argv) {
     tapgate::process::ensure_standard_fds();
+    tapgate::audit::Record rec;
+    bool helper_mode = false;
+    std::string failure;
     try {
         std::vector<std::string> args;
         for (int i = 0; i < argc && argv[i]; ++i) args.emplace_back(argv[i]);
-        return tapgate::run(args);
+        return tapgate::run(args, rec, helper_mode);
     } catch (const tapgate::Error& e) {
-        std::fprintf(stderr, "tapgate: %s\n", e.what());
+        failure = e.what();
     } catch (const std::bad_alloc&) {
-        std::fprintf(stderr, "tapgate: out of memory\n");
+        failure = "out of memory";
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "tapgate: internal error: %s\n", e.what());
+        failure = std::string("internal error: ") + e.what();
     }
+    std::fprintf(stderr, "tapgate: %s\n", failure.c_str());
+    if (helper_mode) tapgate::audit::refused(rec, failure);
     tapgate::process::wait_for_stderr_reader();
     return 1;
 }

@@ -2,6 +2,8 @@
 
 #include <linux/netlink.h>
 #include <netlink/attr.h>
+#include <netlink/cache.h>
+#include <linux/if_link.h>
 #include <netlink/errno.h>
 #include <netlink/handlers.h>
 #include <netlink/msg.h>
@@ -21,6 +23,7 @@ namespace tapgate::netlink {
 void SockDeleter::operator()(nl_sock* s) const { nl_socket_free(s); }
 void LinkDeleter::operator()(rtnl_link* l) const { rtnl_link_put(l); }
 void AddrDeleter::operator()(nl_addr* a) const { nl_addr_put(a); }
+void MsgDeleter::operator()(nl_msg* m) const { nlmsg_free(m); }
 
 namespace {
 
@@ -98,6 +101,82 @@ int Socket::change_link(int ifindex, rtnl_link* changes) {
     int rc = rtnl_link_change(sock_.get(), orig.get(), changes, 0);
     if (rc == 0) return 0;
     return err_.error ? err_.error : EIO;
+}
+
+int Socket::request(nl_msg* msg) {
+    err_ = {};
+    // nl_send_sync frees the message: keep ours for the caller's deleter.
+    nlmsg_get(msg);
+    int rc = nl_send_sync(sock_.get(), msg);
+    if (rc == 0) return 0;
+    return err_.error ? err_.error : EIO;
+}
+
+namespace {
+struct CacheDeleter { void operator()(nl_cache* c) const { nl_cache_free(c); } };
+}
+
+std::vector<Socket::AliasedLink> Socket::links_with_alias(const std::string& alias_prefix) {
+    err_ = {};
+    nl_cache* raw = nullptr;
+    if (int rc = rtnl_link_alloc_cache(sock_.get(), AF_UNSPEC, &raw); rc < 0)
+        throw Error("cannot list network interfaces: " + describe(rc));
+    std::unique_ptr<nl_cache, CacheDeleter> cache(raw);
+    std::vector<AliasedLink> out;
+    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
+        auto* link = reinterpret_cast<rtnl_link*>(o);
+        const char* alias = rtnl_link_get_ifalias(link);
+        if (!alias || std::strncmp(alias, alias_prefix.c_str(), alias_prefix.size()) != 0) continue;
+        const char* name = rtnl_link_get_name(link);
+        out.push_back({rtnl_link_get_ifindex(link), rtnl_link_get_master(link), name ? name : "",
+                       alias});
+    }
+    return out;
+}
+
+namespace {
+struct BridgeVlanQuery {
+    Socket::BridgeVlan result;
+    bool seen = false;
+};
+
+int on_bridge_link(nl_msg* msg, void* arg) {
+    auto* q = static_cast<BridgeVlanQuery*>(arg);
+    nlattr* tb[IFLA_MAX + 1] = {};
+    if (nlmsg_parse(nlmsg_hdr(msg), sizeof(ifinfomsg), tb, IFLA_MAX, nullptr) < 0) return NL_SKIP;
+    q->seen = true;
+    if (!tb[IFLA_LINKINFO]) return NL_OK;
+    nlattr* info[IFLA_INFO_MAX + 1] = {};
+    if (nla_parse_nested(info, IFLA_INFO_MAX, tb[IFLA_LINKINFO], nullptr) < 0 || !info[IFLA_INFO_DATA])
+        return NL_OK;
+    nlattr* br[IFLA_BR_MAX + 1] = {};
+    if (nla_parse_nested(br, IFLA_BR_MAX, info[IFLA_INFO_DATA], nullptr) < 0) return NL_OK;
+    if (br[IFLA_BR_VLAN_FILTERING]) q->result.filtering = nla_get_u8(br[IFLA_BR_VLAN_FILTERING]) != 0;
+    if (br[IFLA_BR_VLAN_DEFAULT_PVID]) q->result.default_pvid = nla_get_u16(br[IFLA_BR_VLAN_DEFAULT_PVID]);
+    return NL_OK;
+}
+}  // namespace
+
+Socket::BridgeVlan Socket::bridge_vlan(int bridge_ifindex) {
+    err_ = {};
+    ifinfomsg ifi{};
+    ifi.ifi_family = AF_UNSPEC;
+    ifi.ifi_index = bridge_ifindex;
+    MsgPtr msg(nlmsg_alloc_simple(RTM_GETLINK, 0));
+    if (!msg || nlmsg_append(msg.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0) throw Error("out of memory");
+    BridgeVlanQuery q;
+    // The clone keeps our error handler; only the reply handler differs.
+    std::unique_ptr<nl_cb, CbDeleter> base(nl_socket_get_cb(sock_.get()));
+    std::unique_ptr<nl_cb, CbDeleter> cb(base ? nl_cb_clone(base.get()) : nullptr);
+    if (!cb) throw Error("out of memory");
+    nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, on_bridge_link, &q);
+    int rc = nl_send_auto(sock_.get(), msg.get());
+    if (rc >= 0) rc = nl_recvmsgs(sock_.get(), cb.get());
+    // The reply comes before the ack libnl asked for: take that too, or
+    // the next request would read it as its own answer.
+    if (rc >= 0 && q.seen) rc = nl_wait_for_ack(sock_.get());
+    if (rc < 0 || !q.seen) throw Error("cannot read the bridge's VLAN settings: " + describe(rc));
+    return q.result;
 }
 
 std::string Socket::describe(int nl_code) const {

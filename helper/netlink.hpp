@@ -4,10 +4,12 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 struct nl_sock;
 struct rtnl_link;
 struct nl_addr;
+struct nl_msg;
 
 namespace tapgate::netlink {
 
@@ -16,6 +18,8 @@ struct LinkDeleter { void operator()(rtnl_link* l) const; };
 struct AddrDeleter { void operator()(nl_addr* a) const; };
 using LinkPtr = std::unique_ptr<rtnl_link, LinkDeleter>;
 using AddrPtr = std::unique_ptr<nl_addr, AddrDeleter>;
+struct MsgDeleter { void operator()(nl_msg* m) const; };
+using MsgPtr = std::unique_ptr<nl_msg, MsgDeleter>;
 
 // What the kernel said about the last failed request.
 struct KernelError {
@@ -39,6 +43,28 @@ public:
     // One RTM_NEWLINK applying `changes` to the link with `ifindex`.
     // Returns 0 or the kernel's errno (details in last_error()).
     int change_link(int ifindex, rtnl_link* changes);
+
+    // Sends a request built by hand (for what libnl has no call) and waits
+    // for the kernel's ack. Returns 0 or the kernel's errno.
+    int request(nl_msg* msg);
+
+    // Every link whose interface alias starts with `alias_prefix`, as
+    // (ifindex, master ifindex, alias). One dump through libnl's cache.
+    struct AliasedLink {
+        int ifindex = 0;
+        int master = 0;
+        std::string name;
+        std::string alias;
+    };
+    std::vector<AliasedLink> links_with_alias(const std::string& alias_prefix);
+
+    // Bridge attributes libnl 3.7 does not parse: whether VLAN filtering is
+    // on, and the PVID new ports get. Throws tapgate::Error.
+    struct BridgeVlan {
+        bool filtering = false;
+        unsigned default_pvid = 1;
+    };
+    BridgeVlan bridge_vlan(int bridge_ifindex);
 
     const KernelError& last_error() const { return err_; }
     // "strerror: extack" or libnl's text for `nl_code`.

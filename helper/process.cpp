@@ -9,7 +9,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <algorithm>
+#include <vector>
 
+#include "fault.hpp"
 #include "unique_fd.hpp"
 
 namespace tapgate::process {
@@ -27,11 +30,36 @@ void clear_environment() {
     ::clearenv();
 }
 
-void close_fds_except(int keep) {
+namespace {
+
+// Runs before every shared library's constructor and before our own static
+// initialisers: libnl reads NLDBG and NLCB in its constructors, so clearing
+// the environment in main() would be too late. `environ` is not set yet
+// here; envp is the same array.
+void scrub_environment(int, char**, char** envp) {
+    if (!envp) return;
+    fault::capture(envp);
+    envp[0] = nullptr;
+}
+
+[[gnu::section(".preinit_array"), gnu::used]] void (*const early_scrub)(int, char**, char**) =
+    scrub_environment;
+
+}  // namespace
+
+void close_fds_except(std::initializer_list<int> keep) {
     // One call per range instead of a close() per possible fd: the caller
     // may have set RLIMIT_NOFILE to millions. (Linux 5.9, glibc 2.34.)
-    if (keep > 3) ::close_range(3U, static_cast<unsigned>(keep - 1), 0);
-    ::close_range(static_cast<unsigned>(keep + 1), ~0U, 0);
+    std::vector<unsigned> sorted;
+    for (int fd : keep)
+        if (fd > 2) sorted.push_back(static_cast<unsigned>(fd));
+    std::sort(sorted.begin(), sorted.end());
+    unsigned from = 3;
+    for (unsigned fd : sorted) {
+        if (fd > from) ::close_range(from, fd - 1, 0);
+        from = fd + 1;
+    }
+    ::close_range(from, ~0U, 0);
 }
 
 void wait_for_stderr_reader() {

@@ -2,6 +2,8 @@
 // trust: standard fds, other fds, the environment.
 #pragma once
 
+#include <initializer_list>
+
 namespace tapgate::process {
 
 // Opens /dev/null on any of fds 0-2 that is closed, so that no file we open
@@ -13,8 +15,9 @@ void ensure_standard_fds();
 // (libnl reads NLCB, NLDBG, ...) from reading the caller's either.
 void clear_environment();
 
-// Closes every fd above 2 except `keep`.
-void close_fds_except(int keep);
+// Closes every fd above 2 except those in `keep` (negative entries are
+// ignored).
+void close_fds_except(std::initializer_list<int> keep);
 
 // After an error line, when stderr is a pipe: waits (200 ms at most) until
 // the reader has taken what we wrote. libvirt 9.0 reads the helper's stderr

@@ -4,6 +4,7 @@
 #include <syslog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 
@@ -252,6 +253,31 @@ std::optional<int> facility_code(std::string_view name) {
     for (const auto& [n, c] : codes)
         if (name == n) return c;
     return std::nullopt;
+}
+
+Settings load(acl::Source& source, const std::string& file, acl::Directory& directory) {
+    acl::FileContent c = source.read(file);
+    switch (c.status) {
+    case acl::FileContent::Status::ok:
+        return parse(c.text, file, directory);
+    case acl::FileContent::Status::not_accessible:
+        if (c.error == ENOENT) {
+            Settings defaults;
+            defaults.file = file;
+            return defaults;
+        }
+        break;
+    case acl::FileContent::Status::refused:
+        break;
+    }
+    Settings bad;
+    bad.file = file;
+    bad.exists = true;
+    bad.errors.push_back({{file, 0}, c.status == acl::FileContent::Status::refused
+                                         ? c.reason
+                                         : std::string("cannot open: ") + std::strerror(c.error) +
+                                               " (it must be readable by every user)"});
+    return bad;
 }
 
 Settings parse(std::string_view text, const std::string& file, acl::Directory& directory) {

@@ -59,6 +59,11 @@ struct Effective {
     std::string name_template() const { return port.name.value_or("tap%d"); }
 };
 
+// Reads `file` through `source` (vetted like the ACL) and parses it. A
+// missing file gives the defaults; one the caller cannot read is an error
+// (tapgate.conf must be readable by every user of the helper).
+Settings load(acl::Source& source, const std::string& file, acl::Directory& directory);
+
 // Parses `text` (the content of `file`).
 Settings parse(std::string_view text, const std::string& file, acl::Directory& directory);
 

@@ -1,0 +1,139 @@
+#include "admin.hpp"
+
+#include <grp.h>
+#include <net/if.h>
+#include <netlink/route/link.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "acl.hpp"
+#include "config.h"
+#include "error.hpp"
+#include "identity.hpp"
+#include "netlink.hpp"
+#include "quota.hpp"
+#include "settings.hpp"
+
+namespace tapgate::admin {
+
+void become(const std::string& user) {
+    if (::getuid() != 0) throw Error("--user needs root (it shows another user's view)");
+    identity::NssDirectory directory;
+    auto uid = directory.user_id(user);
+    if (!uid) throw Error("--user: unknown user \"" + acl::printable(user) + "\"");
+    passwd* pw = ::getpwuid(*uid);
+    if (!pw) throw Error("--user: cannot look up \"" + acl::printable(user) + "\"");
+    // initgroups gives the process the groups the user's login would have,
+    // which is what decides which per-user include files it can read.
+    if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+        ::setresuid(*uid, *uid, *uid) != 0)
+        throw system_error("cannot become " + acl::printable(user));
+}
+
+namespace {
+
+std::string origin(const settings::Effective& e, const char* key) {
+    auto it = e.origin.find(key);
+    return it == e.origin.end() ? "default" : it->second.str();
+}
+
+template <typename T>
+void show(const char* key, const std::optional<T>& v, const settings::Effective& e, const char* unset) {
+    std::string value;
+    if (!v) value = unset;
+    else if constexpr (std::is_same_v<T, bool>) value = *v ? "yes" : "no";
+    else if constexpr (std::is_same_v<T, std::string>) value = acl::printable(*v);
+    else value = std::to_string(*v);
+    std::printf("  %-16s %-12s (%s)\n", key, value.c_str(), origin(e, key).c_str());
+}
+
+}  // namespace
+
+int explain(const std::string& bridge) {
+    acl::FileSystemSource source;
+    identity::NssDirectory directory;
+    const acl::Policy policy = acl::load(source, TAPGATE_ACL_FILE, &directory);
+    const settings::Settings conf = settings::load(source, TAPGATE_SETTINGS_FILE, directory);
+    const acl::Caller caller = identity::lookup(::getuid());
+
+    std::string groups;
+    for (auto gid : caller.gids) {
+        group* g = ::getgrgid(gid);
+        groups += " " + (g ? std::string(g->gr_name) : std::to_string(gid));
+    }
+    std::printf("user %s (uid %u), groups:%s\n",
+                caller.name.empty() ? "?" : acl::printable(caller.name).c_str(), caller.uid,
+                groups.empty() ? " none" : groups.c_str());
+    const acl::Decision d = acl::decide(policy, bridge, caller);
+    std::printf("%s\n", d.explain(bridge, TAPGATE_ACL_FILE).c_str());
+    for (std::size_t i = 1; i < policy.errors.size(); ++i)
+        std::printf("  also: %s\n", policy.errors[i].str().c_str());
+    if (!conf.ok()) {
+        for (const auto& e : conf.errors) std::printf("settings error: %s\n", e.str().c_str());
+        std::printf("every request is refused until %s is fixed\n", conf.file.c_str());
+        return 1;
+    }
+    const settings::Effective e = settings::resolve(conf, bridge, caller);
+    std::printf("settings for bridge %s (%s%s):\n", acl::printable(bridge).c_str(), conf.file.c_str(),
+                conf.exists ? "" : ", not present");
+    show("quota", e.port.quota, e, "none");
+    show("vlan", e.port.vlan, e, "bridge's");
+    show("name", std::optional<std::string>(e.name_template()), e, "");
+    show("isolated", e.port.isolated, e, "bridge's");
+    show("hairpin", e.port.hairpin, e, "bridge's");
+    show("learning", e.port.learning, e, "bridge's");
+    show("unicast_flood", e.port.unicast_flood, e, "bridge's");
+    show("multicast_flood", e.port.multicast_flood, e, "bridge's");
+    show("broadcast_flood", e.port.broadcast_flood, e, "bridge's");
+    if (!d.allowed) return 1;
+
+    netlink::Socket nl;
+    netlink::LinkPtr br = nl.find_link(bridge);
+    if (!br) {
+        std::printf("bridge %s does not exist: a request would fail\n", acl::printable(bridge).c_str());
+        return 1;
+    }
+    unsigned held = quota::count(nl, caller.uid, rtnl_link_get_ifindex(br.get()));
+    std::printf("taps held on %s: %u\n", acl::printable(bridge).c_str(), held);
+    if (e.port.quota && held >= *e.port.quota) {
+        std::printf("a request would be refused: quota reached\n");
+        return 1;
+    }
+    std::printf("a request would be granted\n");
+    return 0;
+}
+
+namespace {
+
+std::string persistence(const std::string& tap) {
+    // tun_flags in sysfs: IFF_PERSIST is 0x0800.
+    std::ifstream f("/sys/class/net/" + tap + "/tun_flags");
+    unsigned long flags = 0;
+    if (!(f >> std::hex >> flags)) return "?";
+    return (flags & 0x0800) ? "yes" : "no";
+}
+
+}  // namespace
+
+int list() {
+    netlink::Socket nl;
+    const uid_t me = ::getuid();
+    std::printf("%-15s %-15s %-16s %-5s %s\n", "TAP", "BRIDGE", "OWNER", "VLAN", "PERSISTENT");
+    for (const auto& l : nl.links_with_alias("tapgate uid=")) {
+        long uid = quota::uid_of(l.alias);
+        if (uid < 0 || (me != 0 && uid != static_cast<long>(me))) continue;
+        char master[IF_NAMESIZE] = "-";
+        if (l.master) ::if_indextoname(static_cast<unsigned>(l.master), master);
+        passwd* pw = ::getpwuid(static_cast<uid_t>(uid));
+        std::string owner = pw ? pw->pw_name : std::to_string(uid);
+        unsigned vlan = quota::vlan_of(l.alias);
+        std::printf("%-15s %-15s %-16s %-5s %s\n", l.name.c_str(), master, owner.c_str(),
+                    vlan ? std::to_string(vlan).c_str() : "-", persistence(l.name).c_str());
+    }
+    return 0;
+}
+
+}  // namespace tapgate::admin

@@ -1,0 +1,27 @@
+// The admin commands: --explain (why a request would be granted or
+// refused, with the settings that would apply) and --list (the taps
+// tapgate made). Both only read: files as the caller, kernel state through
+// unprivileged netlink dumps.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace tapgate::admin {
+
+// For --explain --user NAME: becomes that user (ids and the groups the
+// user database gives it), so that files are read exactly as that user's
+// helper would read them. Only root may; throws tapgate::Error otherwise.
+// Must run before the privileges are dropped.
+void become(const std::string& user);
+
+// Prints the decision for `bridge` and the caller (the real user), with
+// the deciding rule and every setting with its origin. Returns 0 if a
+// request would be granted, 1 if not.
+int explain(const std::string& bridge);
+
+// Prints the live taps tapgate made: all of them for root, the caller's
+// own for anyone else. Returns 0.
+int list();
+
+}  // namespace tapgate::admin

@@ -1,0 +1,31 @@
+// The audit log: one syslog line for every grant and every refusal, to the
+// system's /dev/log (nothing the caller can redirect), with the facility
+// from tapgate.conf (authpriv by default).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace tapgate::audit {
+
+// What is known about a request so far; main() logs it once at the end.
+struct Record {
+    uid_t uid = 0;
+    std::string user;  // empty until looked up
+    pid_t pid = 0;     // the caller's (the socket's peer), 0 if unknown
+    std::string bridge;
+    std::string tap;
+    unsigned vlan = 0;
+    std::string rule;  // file:line of the deciding ACL rule
+    bool enabled = true;
+    int facility = -1;  // -1: the default (authpriv)
+};
+
+void granted(const Record& r);
+void refused(const Record& r, const std::string& reason);
+
+// The line itself, without syslog's prefix: for tests and --explain.
+std::string format(const Record& r, bool granted, const std::string& reason);
+
+}  // namespace tapgate::audit

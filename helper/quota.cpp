@@ -1,0 +1,88 @@
+#include "quota.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <charconv>
+
+#include "config.h"
+#include "error.hpp"
+
+namespace tapgate::quota {
+
+namespace {
+constexpr std::string_view prefix = "tapgate uid=";
+
+std::string_view field(std::string_view alias, std::string_view key) {
+    auto at = alias.find(key);
+    if (at == std::string_view::npos) return {};
+    auto value = alias.substr(at + key.size());
+    return value.substr(0, value.find(' '));
+}
+}  // namespace
+
+std::string alias_for(uid_t uid, unsigned vlan) {
+    std::string a = std::string(prefix) + std::to_string(uid);
+    if (vlan) a += " vlan=" + std::to_string(vlan);
+    return a;
+}
+
+long uid_of(const std::string& alias) {
+    if (alias.rfind(prefix, 0) != 0) return -1;
+    std::string_view v = field(alias, prefix);
+    unsigned long uid = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), uid);
+    if (v.empty() || ec != std::errc() || p != v.data() + v.size() || uid > 0xffffffffUL) return -1;
+    return static_cast<long>(uid);
+}
+
+unsigned vlan_of(const std::string& alias) {
+    std::string_view v = field(alias, " vlan=");
+    unsigned vlan = 0;
+    std::from_chars(v.data(), v.data() + v.size(), vlan);
+    return vlan;
+}
+
+UniqueFd open_lock_file() {
+    UniqueFd fd(::open(TAPGATE_LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));
+    if (!fd) return fd;
+    struct stat st{};
+    // Only a file nobody else can open keeps users from holding the lock.
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+        (st.st_mode & 077) != 0)
+        return UniqueFd();
+    return fd;
+}
+
+UserLock::UserLock(int lock_fd, uid_t uid) : fd_(lock_fd), uid_(uid) {
+    if (fd_ < 0)
+        throw Error(std::string("a tap quota applies, but the lock file ") + TAPGATE_LOCK_FILE +
+                    " cannot be used (quotas need tapgate installed setuid root)");
+    struct flock l{};
+    l.l_type = F_WRLCK;
+    l.l_whence = SEEK_SET;
+    l.l_start = static_cast<off_t>(uid);
+    l.l_len = 1;
+    while (::fcntl(fd_, F_OFD_SETLKW, &l) != 0) {
+        if (errno != EINTR) throw system_error(std::string("cannot lock ") + TAPGATE_LOCK_FILE);
+    }
+}
+
+UserLock::~UserLock() {
+    struct flock l{};
+    l.l_type = F_UNLCK;
+    l.l_whence = SEEK_SET;
+    l.l_start = static_cast<off_t>(uid_);
+    l.l_len = 1;
+    ::fcntl(fd_, F_OFD_SETLK, &l);
+}
+
+unsigned count(netlink::Socket& nl, uid_t uid, int bridge_ifindex) {
+    unsigned n = 0;
+    for (const auto& link : nl.links_with_alias(std::string(prefix)))
+        if (link.master == bridge_ifindex && uid_of(link.alias) == static_cast<long>(uid)) ++n;
+    return n;
+}
+
+}  // namespace tapgate::quota

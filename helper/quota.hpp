@@ -1,0 +1,51 @@
+// Quotas: how many taps a user holds on a bridge, counted from kernel state
+// (the interface alias tapgate gives each tap, which only a CAP_NET_ADMIN
+// holder can change), under a per-user lock held from counting to
+// attaching. No state file: nothing to drift, nothing to leak on a crash.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "netlink.hpp"
+#include "unique_fd.hpp"
+
+namespace tapgate::quota {
+
+// The alias that marks a tap as made by tapgate for `uid`. The tun owner
+// cannot serve: whoever holds the fd can change it (TUNSETOWNER) without
+// privilege.
+std::string alias_for(uid_t uid, unsigned vlan);
+// The uid in such an alias, or -1.
+long uid_of(const std::string& alias);
+// The VLAN in such an alias, or 0.
+unsigned vlan_of(const std::string& alias);
+
+// Opens the lock file (created root:root 0600 if missing). Must run while
+// the process is still root: users cannot open it, so they cannot hold the
+// lock from outside. Returns an invalid fd when it cannot be opened (a
+// helper installed with a file capability instead of setuid root); a
+// request that needs a quota then fails.
+UniqueFd open_lock_file();
+
+// Holds the lock for one uid (an OFD lock on byte `uid` of the file): a
+// user who stops their own helper while it holds the lock blocks only
+// their own requests. Released by the kernel when the process dies.
+class UserLock {
+public:
+    UserLock(int lock_fd, uid_t uid);  // throws tapgate::Error
+    ~UserLock();
+    UserLock(const UserLock&) = delete;
+    UserLock& operator=(const UserLock&) = delete;
+
+private:
+    int fd_;
+    uid_t uid_;
+};
+
+// Taps on the bridge `bridge_ifindex` that tapgate made for `uid`,
+// persistent ones included.
+unsigned count(netlink::Socket& nl, uid_t uid, int bridge_ifindex);
+
+}  // namespace tapgate::quota

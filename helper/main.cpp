@@ -81,14 +81,15 @@ void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& r
                         " holds " + std::to_string(n) + " of " + std::to_string(*eff.port.quota) +
                         " taps allowed on bridge " + br.name + " (" + eff.origin.at("quota").str() + ")");
     }
+    const bool more = port::any(eff.port);
+    if (eff.port.vlan) port::require_vlan_filtering(nl, br.ifindex, br.name, *eff.port.vlan);
     tap::Tap tap = tap::create(settings::expand_name(eff.name_template(), caller), opt.use_vnet);
     rec.tap = tap.name;
     fault::point("after-tap");
-    const bool more = port::any(eff.port);
     const int index = bridge::attach(nl, br, tap.name, quota::alias_for(::getuid(), rec.vlan), !more);
     held.reset();
     if (more) {
-        port::configure(nl, index, br.ifindex, br.name, eff.port);
+        port::configure(nl, index, br.name, eff.port);
         bridge::bring_up(nl, index, tap.name);
     }
     fault::point("after-attach");
@@ -103,15 +104,26 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
     // before the privileges go (users cannot open it, by design).
     UniqueFd lock;
     if (::geteuid() == 0) lock = quota::open_lock_file();
+    // Parsing is pure (it touches nothing), and --explain --user must know
+    // whom to become while root still can.
+    std::optional<args::Options> parsed;
+    std::optional<Error> bad_args;
+    try {
+        parsed = args::parse(argv);
+        if (parsed->mode == args::Mode::explain && parsed->user) admin::become(*parsed->user);
+    } catch (const Error& e) {
+        bad_args = e;
+    }
     // Before anything can fail: the caller controls privileges we must
     // shed, fds we must not write into, and an environment libraries read.
     privileges::drop_to_net_admin();
     fault::point("after-drop");
     process::clear_environment();
-    nl_debug = 0;  // libnl read $NLDBG before main()
+    nl_debug = 0;
     rec.uid = ::getuid();
+    if (bad_args) throw *bad_args;
 
-    const args::Options opt = args::parse(argv);
+    const args::Options& opt = *parsed;
     switch (opt.mode) {
     case args::Mode::help:
         std::fputs(args::usage(), stdout);
@@ -123,7 +135,6 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
         privileges::drop_all();
         return check::run(opt.check_file);
     case args::Mode::explain:
-        if (opt.user) admin::become(*opt.user);
         privileges::drop_all();
         return admin::explain(*opt.bridge);
     case args::Mode::list:

@@ -52,16 +52,16 @@ bool any(const settings::Port& p) {
            p.multicast_flood || p.broadcast_flood;
 }
 
-void configure(netlink::Socket& nl, int tap_ifindex, int bridge_ifindex, const std::string& bridge,
-               const settings::Port& p) {
+void require_vlan_filtering(netlink::Socket& nl, int bridge_ifindex, const std::string& bridge,
+                            unsigned vlan) {
+    if (!nl.bridge_vlan(bridge_ifindex).filtering)
+        throw Error("tapgate.conf sets vlan " + std::to_string(vlan) + " for bridge " +
+                    acl::printable(bridge) + ", which has VLAN filtering off (ip link set " +
+                    acl::printable(bridge) + " type bridge vlan_filtering 1)");
+}
+
+void configure(netlink::Socket& nl, int tap_ifindex, const std::string& bridge, const settings::Port& p) {
     const std::string where = "bridge " + acl::printable(bridge);
-    if (p.vlan) {
-        auto v = nl.bridge_vlan(bridge_ifindex);
-        if (!v.filtering)
-            throw Error("tapgate.conf sets vlan " + std::to_string(*p.vlan) + " for " + where +
-                        ", which has VLAN filtering off (ip link set " + acl::printable(bridge) +
-                        " type bridge vlan_filtering 1)");
-    }
     auto msg = bridge_request(RTM_SETLINK, tap_ifindex);
     nlattr* info = nla_nest_start(msg.get(), IFLA_PROTINFO | NLA_F_NESTED);
     if (!info) throw Error("out of memory");

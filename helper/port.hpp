@@ -11,10 +11,14 @@ namespace tapgate::port {
 // Whether `p` asks for anything beyond a plain port.
 bool any(const settings::Port& p);
 
-// Applies the flags and the VLAN to the port `tap_ifindex` of the bridge
-// `bridge_ifindex` (named `bridge` in messages). A VLAN becomes the port's
-// only VLAN, PVID and egress-untagged. Throws tapgate::Error.
-void configure(netlink::Socket& nl, int tap_ifindex, int bridge_ifindex, const std::string& bridge,
-               const settings::Port& p);
+// Throws tapgate::Error unless the bridge filters VLANs (a VLAN setting on
+// a bridge that ignores VLANs would isolate nothing).
+void require_vlan_filtering(netlink::Socket& nl, int bridge_ifindex, const std::string& bridge,
+                            unsigned vlan);
+
+// Applies the flags and the VLAN to the port `tap_ifindex` of `bridge`
+// (for messages). A VLAN becomes the port's only VLAN, PVID and
+// egress-untagged. Throws tapgate::Error.
+void configure(netlink::Socket& nl, int tap_ifindex, const std::string& bridge, const settings::Port& p);
 
 }  // namespace tapgate::port

@@ -149,6 +149,14 @@ FileContent FileSystemSource::read(const std::string& given_path) {
         case ENOTDIR:
         case ELOOP:
         case ENAMETOOLONG: {
+            // A file in /proc the caller cannot open (/proc/self/environ of
+            // a non-dumpable process) must be refused like one it can, not
+            // skipped as if it were someone's private include.
+            struct statfs fs{};
+            if (::statfs(path.c_str(), &fs) == 0) {
+                if (const char* pseudo = pseudo_filesystem(fs))
+                    return refused(std::string("is on a ") + pseudo + " file system");
+            }
             FileContent c;
             c.status = FileContent::Status::not_accessible;
             c.error = e;

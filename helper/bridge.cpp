@@ -66,10 +66,12 @@ int attach(netlink::Socket& nl, const Bridge& bridge, const std::string& tap_nam
     int e = nl.change_link(tap_index, changes.get());
     if (e == 0) return tap_index;
     std::string what = "cannot attach " + tap_name + " to bridge " + acl::printable(bridge.name);
-    switch (e) {
-    case ENODEV:
-        // The bridge went away (or was replaced) after it was looked up.
+    // The bridge may have gone (or been replaced) since it was looked up;
+    // the kernel then says ENODEV or, for a master index that is gone,
+    // EINVAL.
+    if ((e == ENODEV || e == EINVAL) && nl.ifindex(bridge.name) != bridge.ifindex)
         throw Error(what + ": the bridge no longer exists");
+    switch (e) {
     case EXFULL:
         throw Error(what + ": the bridge has no free port (a bridge has at most 1023)");
     default:

@@ -1,0 +1,462 @@
+#!/bin/bash
+# Hostile callers (issue 6): an unprivileged user runs the root-owned 4755
+# copy of the helper with a poisoned environment, odd fds, odd argv, a bad
+# config file and signals at random moments. Every case must end in a clear
+# refusal (exit 1, one "tapgate: ..." line on stderr, no fd) or a correct
+# result (a tap fd, exit 0), never a crash or a hang; and after every case
+# the namespace is as before: no tap, bridge ports and MTU unchanged, no
+# helper process left.
+#
+# Env (meson sets them): TAPGATE_BUILD_ROOT, TG_SPAWN, TG_HEXEC, TG_PRELOAD;
+# HELPER overrides the binary under test.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/../lib/ns.sh"
+if [ "$(id -u)" != 0 ]; then
+    echo "SKIP: needs root (network namespaces, setuid copies)"
+    exit 77
+fi
+tg_isolate "$@"
+
+HELPER_SRC=${HELPER:-${TAPGATE_BUILD_ROOT:-}/helper/tapgate}
+SPAWN=${TG_SPAWN:-${TAPGATE_BUILD_ROOT:-}/tests/integration/tg-spawn}
+HEXEC=${TG_HEXEC:-${TAPGATE_BUILD_ROOT:-}/tests/hostile/tg-hexec}
+PRELOAD=${TG_PRELOAD:-${TAPGATE_BUILD_ROOT:-}/tests/hostile/libtg-preload.so}
+for f in "$HELPER_SRC" "$SPAWN" "$HEXEC" "$PRELOAD"; do
+    [ -e "$f" ] || { echo "missing: $f (run through meson test)" >&2; exit 1; }
+done
+H=$(tg_setuid_copy "$HELPER_SRC" tapgate)
+HOME_U=$TG_ROOT/home/$TG_USER
+SCR=$TG_ROOT/scratch
+cd "$SCR" || exit 1
+SECONDS=0
+
+# br0 gets a veth port, so "port count unchanged" compares against one.
+tg_bridge br0 1500
+ip link add tgva type veth peer name tgvb
+ip link set tgva master br0
+ip link set tgva up
+tg_bridge brdeny 1500
+L15=abcdefghijklmno                      # 15 bytes: the kernel's longest name
+tg_bridge "$L15" 1400
+ACL_LINES=("allow br0" "allow $L15" "allow brgone")
+# rm first: a case may have left a symlink, FIFO or directory at the path.
+acl_default() {
+    rm -rf /etc/qemu/bridge.conf /etc/qemu/a.conf
+    tg_acl "${ACL_LINES[@]}"
+}
+acl_default
+
+# --- state and checks -------------------------------------------------------
+
+# Helper processes still alive (by executable; a stopped or orphaned helper
+# counts).
+# Builtins only (no fork): process creation is slow on a loaded machine and
+# this runs after every case. Helper processes still alive are found by
+# their executable (-ef: same inode), a stopped or orphaned one included.
+STATE=
+state() {
+    local b p mtu s=
+    for b in br0 brdeny "$L15"; do
+        read -r mtu < "/sys/class/net/$b/mtu"
+        s+="$b mtu=$mtu ports="
+        for p in "/sys/class/net/$b/brif/"*; do [ -e "$p" ] && s+="${p##*/},"; done
+        s+=" "
+    done
+    s+="taps="
+    for p in /sys/class/net/*/tun_flags; do [ -e "$p" ] && { p=${p%/tun_flags}; s+="${p##*/},"; }; done
+    s+=" procs="
+    for p in /proc/[0-9]*; do [[ $p/exe -ef $H ]] && s+="${p#/proc/},"; done
+    STATE=$s
+}
+state
+S0=$STATE
+
+OUT= ERR= RC=
+# run CMD...: as the test user, under a hard timeout; stdout (the caller's
+# report) into OUT, stderr (the helper's messages) into ERR.
+run() {
+    timeout -k 5 40 setpriv --reuid="$TG_USER" --regid="$TG_USER" --init-groups -- "$@" \
+        > "$SCR/out" 2> "$SCR/err" < /dev/null
+    RC=$?
+    OUT=$(< "$SCR/out")
+    ERR=$(< "$SCR/err")
+}
+spawn() { run "$SPAWN" "$@" -- "$H"; }
+# hx [tg-hexec options] -- ARGS: the helper with ARGS ({fd}: the socket).
+hx() {
+    local opts=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+    shift
+    run "$HEXEC" "${opts[@]}" -- "$H" "$@"
+}
+field() { [[ " $OUT " =~ \ $1=([^ ]*)\  ]] && echo "${BASH_REMATCH[1]}"; }
+# Lines in $1 (no fork: see state).
+lines() {
+    local t=${1%%$'\n'} nl=${1//[^$'\n']/}
+    [ -z "$1" ] && { echo 0; return; }
+    t=${1%%$'\n'}; nl=${t//[^$'\n']/}
+    echo $((${#nl} + 1))
+}
+
+LAST_T=${EPOCHREALTIME/./}
+PROBLEMS=()
+problem() { PROBLEMS+=("$*"); }
+verdict() {
+    state
+    [ "$STATE" = "$S0" ] || problem "left behind: $STATE (before: $S0)"
+    # Slow cases are worth knowing about: the whole test must stay short.
+    local now=${EPOCHREALTIME/./} took
+    took=$(((now - LAST_T) / 1000))
+    LAST_T=$now
+    ((took > 3000)) && echo "    ($1: ${took} ms)"
+    if [ ${#PROBLEMS[@]} -eq 0 ]; then
+        tg_pass "$1"
+    else
+        tg_fail "$1"
+        printf '    %s\n' "${PROBLEMS[@]}" >&2
+        echo "    rc=$RC report: $OUT" >&2
+        [ -n "$ERR" ] && printf '%s\n' "$ERR" | head -c 600 | head -n 5 | sed 's/^/    stderr: /' >&2
+        # The next case must start clean.
+        acl_default
+    fi
+    PROBLEMS=()
+}
+common() {
+    [ "$RC" = 0 ] || problem "caller exit $RC (124: timeout, a hang)"
+    [ "$(field timeout)" = 0 ] || problem "helper hung"
+    [ "$(field signal)" = 0 ] || problem "helper died of signal $(field signal)"
+}
+# refused DESC [ERE]: a clear refusal, its message matching ERE.
+refused() {
+    common
+    [ "$(field exit)" = 1 ] || problem "exit $(field exit), want 1"
+    [ "$(field fd)" = 0 ] || problem "an fd came back"
+    local n
+    n=$(lines "$ERR")
+    [ "$n" = 1 ] || problem "want one stderr line, got $n"
+    [[ $ERR == "tapgate: "* ]] || problem "stderr does not start with 'tapgate: '"
+    [ -n "${2:-}" ] && ! [[ $ERR =~ $2 ]] && problem "message does not match /$2/"
+    verdict "$1"
+}
+# granted DESC: a tap came back and the helper exited 0, silently.
+granted() {
+    common
+    [ "$(field exit)" = 0 ] || problem "exit $(field exit), want 0"
+    [ "$(field fd)" = 1 ] || problem "no fd came back"
+    [[ $(field ifname) == tap* ]] || problem "not a tap: $(field ifname)"
+    [ -z "$ERR" ] || problem "unexpected stderr"
+    verdict "$1"
+}
+# either DESC: a clear refusal or a tap; which one is the helper's call.
+either() {
+    if [ "$(field fd)" = 1 ]; then granted "$1 (granted)"; else refused "$1 (refused)"; fi
+}
+
+# Two parts, so that each meson test stays well under a minute on a small
+# loaded machine: "static" (environment, fds, argv, config files) and
+# "races" (a config file swapped during runs, signals at random moments).
+PARTS=" ${*:-static races} "
+part() { [[ $PARTS == *" $1 "* ]]; }
+
+if part static; then
+echo "--- environment (at ${SECONDS}s)"
+# --- environment ------------------------------------------------------------
+# Three requests (granted, denied by the ACL, allowed but no such bridge),
+# each compared byte for byte with the same request in a clean environment.
+# tg-hexec sets the variables itself: it is static, so LD_LIBRARY_PATH
+# reaches only the helper.
+REQS=(br0 brdeny brgone)
+declare -A BASE=()
+for r in "${REQS[@]}"; do
+    hx -- --use-vnet --fd={fd} --br=$r
+    BASE[$r]="$OUT|$ERR"
+done
+[[ ${BASE[br0]} == *" fd=1 ifname=tap"* ]] && [[ ${BASE[brdeny]} == *"|tapgate: "* ]] &&
+    [[ ${BASE[brgone]} == *"|tapgate: "* ]] ||
+    { tg_fail "baseline requests: ${BASE[*]}"; tg_done; }
+
+# A user library, and a directory of them posing as the helper's libraries.
+cp "$PRELOAD" "$HOME_U/evil.so"
+mkdir "$HOME_U/lib"
+for l in libc.so.6 libm.so.6 libstdc++.so.6 libgcc_s.so.1 libnl-3.so.200 libnl-route-3.so.200 \
+    libcap-ng.so.0 libinih.so.1 libINIReader.so.0; do
+    cp "$PRELOAD" "$HOME_U/lib/$l"
+done
+chown -R "$TG_USER:" "$HOME_U"
+# The poisoned library does print when a normal program loads it: proof that
+# the checks below could see it.
+run "$HEXEC" --setenv LD_PRELOAD="$HOME_U/evil.so" -- /bin/true
+tg_check "LD_PRELOAD library prints in a non-setuid program" [ "$ERR" = TG-PRELOAD-LOADED ]
+
+env_case() {  # DESC [--setenv K=V | --env-fill N]...
+    local desc=$1 r
+    shift
+    for r in "${REQS[@]}"; do
+        hx "$@" -- --use-vnet --fd={fd} --br=$r
+        [ "$OUT|$ERR" = "${BASE[$r]}" ] ||
+            problem "$r: got '$OUT|$ERR', want '${BASE[$r]}'"
+        RC=0; OUT=; ERR=
+    done
+    verdict "env: $desc"
+}
+env_case "LD_PRELOAD user library" --setenv LD_PRELOAD="$HOME_U/evil.so"
+env_case "LD_LIBRARY_PATH fake libraries" --setenv LD_LIBRARY_PATH="$HOME_U/lib"
+env_case "LD_AUDIT" --setenv LD_AUDIT="$HOME_U/evil.so"
+env_case "LANG/LC_ALL/NLSPATH" --setenv LANG=fr_FR.UTF-8 --setenv LC_ALL=de_DE.UTF-8 \
+    --setenv LC_MESSAGES=de_DE.UTF-8 --setenv NLSPATH="$HOME_U/%N" --setenv LANGUAGE=de
+env_case "TZ, HOME, TMPDIR" --setenv TZ="$HOME_U/tz" --setenv HOME=/root \
+    --setenv TMPDIR="$HOME_U/nonexistent"
+env_case "libnl debug NLDBG=4 NLCB=debug" --setenv NLDBG=4 --setenv NLCB=debug
+env_case "glibc tunables and malloc" --setenv GLIBC_TUNABLES=glibc.malloc.check=3 \
+    --setenv MALLOC_CHECK_=3 --setenv MALLOC_PERTURB_=165 --setenv GCONV_PATH="$HOME_U"
+env_case "huge environment (100000 variables)" --env-fill 100000
+
+echo "--- fds (at ${SECONDS}s)"
+# --- fds --------------------------------------------------------------------
+spawn --close-std
+granted "fds 0 and 1 closed at exec"
+spawn --close-std --close-stderr
+granted "fds 0, 1 and 2 closed at exec"
+spawn --close-std --close-stderr --br brdeny
+refused_silently() {  # no stderr to write to: exit 1 and nothing else
+    common
+    [ "$(field exit)" = 1 ] || problem "exit $(field exit), want 1"
+    [ "$(field fd)" = 0 ] || problem "an fd came back"
+    [ -z "$ERR" ] || problem "wrote somewhere: $ERR"
+    verdict "$1"
+}
+refused_silently "fds 0, 1 and 2 closed, refusal"
+for n in 0 1 2; do
+    spawn --fd-arg $n
+    refused "--fd=$n (a standard fd)" "not a socket|--fd"
+done
+spawn --fd-kind pipe
+refused "--fd a pipe" "not a socket"
+spawn --fd-kind file
+refused "--fd a file" "not a socket"
+spawn --fd-kind dgram
+refused "--fd a datagram socket" "not a stream socket"
+spawn --fd-kind seqpacket
+refused "--fd a seqpacket socket" "not a stream socket"
+spawn --fd-kind unconnected
+refused "--fd an unconnected socket" "not connected"
+spawn --fd-kind inet
+refused "--fd a TCP socket" "not a unix"
+hx --listen -- --use-vnet --fd={fd} --br=br0
+refused "--fd a listening socket" "listening"
+spawn --fd-kind closed --fd-num 7
+refused "--fd a closed number" "no such open file"
+for v in 2147483647 2147483648 99999999999 -1 " 3" 3x ""; do
+    spawn --fd-arg "$v"
+    refused "--fd='$v'"
+done
+# The socket itself at 0, 1 or 2 (a caller that closed its standard fds
+# first): the helper must still answer on it and report refusals somewhere
+# it can see, i.e. still on fd 2 unless the socket is fd 2.
+# The helper refuses a socket on a standard fd outright.
+for n in 0 1; do
+    spawn --fd-num $n
+    refused "socket at fd $n" "standard input, output or error"
+done
+# At fd 2 the socket is stderr too: the refusal goes into the socket, where
+# QEMU never reads it; exit 1 and no fd is all a caller can see.
+spawn --fd-num 2
+RC=0
+[ "$(field exit)" = 1 ] && [ "$(field fd)" = 0 ] || problem "want exit 1 and no fd"
+verdict "socket at fd 2 (also stderr)"
+hx --open 1000 -- --use-vnet --fd={fd} --br=br0
+granted "1000 inherited open fds"
+hx --open 1000 -- --use-vnet --fd={fd} --br=brdeny
+refused "1000 inherited open fds, refusal"
+for n in 4 5 6 8 16; do
+    hx --nofile $n -- --use-vnet --fd={fd} --br=br0
+    either "RLIMIT_NOFILE $n"
+done
+
+echo "--- argv (at ${SECONDS}s)"
+# --- argv -------------------------------------------------------------------
+# argc 0: Linux >= 5.18 turns an empty argv into { "", NULL } (argc 1), so
+# the helper sees no options at all and must refuse with its usage error.
+hx --empty-argv --
+refused "argc 0 (argv[0] NULL)"
+big=$(printf 'A%.0s' $(seq 1 131000))
+hx -- --use-vnet --fd={fd} "--br=$big"
+refused "--br of 131000 bytes" "name|long"
+# Near ARG_MAX (2 MB here) in bytes, and many in number. (Kept below the
+# limit and to tens of thousands: each exec of a huge argv costs seconds on
+# a loaded machine, and there are four execs per run.)
+big=${big:0:130000}
+hx -- --use-vnet --fd={fd} --br=br0 "$big" "$big" "$big" "$big" "$big" "$big" "$big" \
+    "$big" "$big" "$big" "$big" "$big" "$big" "$big"
+refused "14 extra arguments of 130000 bytes (1.8 MB)"
+args=()
+for ((i = 0; i < 20000; i++)); do args+=(x); done
+hx -- --use-vnet --fd={fd} --br=br0 "${args[@]}"
+refused "20000 extra arguments"
+args=()
+for ((i = 0; i < 20000; i++)); do args+=(--use-vnet); done
+hx -- --fd={fd} --br=br0 "${args[@]}"
+either "--use-vnet 20000 times"
+args=()
+hx -- --use-vnet --fd={fd} --br=br0 --br=brdeny
+either "--br twice (allowed, denied)"
+hx -- --use-vnet --fd={fd} --br=brdeny --br=br0
+either "--br twice (denied, allowed)"
+hx -- --use-vnet --fd={fd} --fd={fd} --br=br0
+either "--fd twice"
+for b in ';rm -rf /' '$(touch '"$SCR"'/pwned)' '`touch '"$SCR"'/pwned`' 'br0;touch '"$SCR"'/pwned' \
+    'br0 && touch x' "br0'" 'br0|id' '../br0' 'br0/x' ' br0' 'br0 ' $'br0\n' 'br0:1' '' '.' '..'; do
+    spawn --br "$b"
+    refused "--br='$b'"
+done
+tg_check "shell metacharacters never executed" [ ! -e "$SCR/pwned" ]
+spawn --br "$L15"
+granted "--br of 15 characters"
+spawn --br abcdefghijklmnop
+refused "--br of 16 characters" "name|long"
+# CVE-2019-13164: the ACL allows the 15-character name; a request that only
+# differs after it must not be truncated into an allowed one.
+spawn --br "${L15}X"
+refused "--br = allowed 15-char name + 'X' (CVE-2019-13164)"
+spawn --br "${L15}XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
+refused "--br = allowed 15-char name + 32 more"
+
+echo "--- config file (at ${SECONDS}s)"
+# --- config file ------------------------------------------------------------
+U_ACL=$HOME_U/acl
+printf 'allow all\n' > "$U_ACL"
+chown "$TG_USER:" "$U_ACL"
+cfg() {  # DESC: br0 must be refused with the current (bad) config
+    spawn
+    refused "config: $1"
+    acl_default
+}
+rm /etc/qemu/bridge.conf; ln -s "$U_ACL" /etc/qemu/bridge.conf
+cfg "symlink to a user-owned file"
+rm /etc/qemu/bridge.conf; mkfifo -m 0644 /etc/qemu/bridge.conf
+cfg "a FIFO"
+rm /etc/qemu/bridge.conf; mkdir /etc/qemu/bridge.conf
+cfg "a directory"
+rm /etc/qemu/bridge.conf; printf 'allow all\n' > /etc/qemu/bridge.conf
+chmod 0666 /etc/qemu/bridge.conf
+cfg "world-writable"
+printf 'allow all\n' > /etc/qemu/bridge.conf; chmod 0664 /etc/qemu/bridge.conf
+cfg "group-writable"
+printf 'allow all\n' > /etc/qemu/bridge.conf; chown "$TG_USER:" /etc/qemu/bridge.conf
+cfg "owned by the user"
+rm /etc/qemu/bridge.conf
+# /etc/qemu writable by the user: the file could be swapped.
+printf 'allow all\n' > /etc/qemu/bridge.conf; chmod 0644 /etc/qemu/bridge.conf
+chmod 0777 /etc/qemu
+cfg "in a world-writable directory"
+chmod 0755 /etc/qemu
+printf 'include /etc/qemu/a.conf\nallow all\n' > /etc/qemu/bridge.conf
+printf 'include /etc/qemu/bridge.conf\n' > /etc/qemu/a.conf
+chmod 0644 /etc/qemu/a.conf
+cfg "include cycle"
+printf 'include /etc/qemu/bridge.conf\nallow all\n' > /etc/qemu/bridge.conf
+cfg "includes itself"
+for f in /dev/zero /proc/self/status /dev/stdin /dev/fd/0; do
+    tg_acl "include $f" "allow all"
+    cfg "include $f"
+done
+# Files whose content the caller writes: environ and cmdline. The caller
+# puts a rule allowing br0 on a line of its own there; the ACL has no other
+# rule, so br0 is granted only if the helper parsed the pseudo file.
+# (A refusal to open it, or skipping it as unreadable, both refuse br0.)
+tg_acl "include /proc/self/environ"
+hx --setenv $'X=\nallow br0\n' -- --use-vnet --fd={fd} --br=br0
+refused "config: include /proc/self/environ with a rule in the environment"
+echo "    message: $ERR"
+tg_acl "include /proc/self/cmdline"
+hx -- --use-vnet --fd={fd} --br=br0 $'\nallow br0\n'
+refused "config: include /proc/self/cmdline with a rule in argv"
+tg_acl "include /proc/self/cmdline"
+hx -- --use-vnet --fd={fd} $'--br=br0\nallow br0\n'
+refused "config: include /proc/self/cmdline with a rule in --br"
+acl_default
+tg_acl "include $U_ACL" "allow br0"
+spawn --br brdeny
+refused "config: include of a user-owned file"
+acl_default
+# 10 MB on one line, before and after a valid rule.
+{ echo "allow br0"; head -c 10000000 /dev/zero | tr '\0' a; echo; } > /etc/qemu/bridge.conf
+chmod 0644 /etc/qemu/bridge.conf
+spawn
+either "config: a 10 MB line"
+acl_default
+{ printf 'allow br0\n# x\0y\nallow brdeny\0\n'; } > /etc/qemu/bridge.conf
+spawn --br brdeny
+refused "config: NUL bytes (no rule allowing brdeny may come of them)"
+spawn
+either "config: NUL bytes, br0"
+acl_default
+fi  # static
+
+if part races; then
+echo "--- config file swapped (at ${SECONDS}s)"
+# Replaced while the helper runs: two root-owned files renamed over the
+# path in a loop. Each result is one of the two files' decisions.
+# One process, no fork per swap (a cp/mv loop would starve the runs on a
+# small machine): hard links to the two files, renamed over the path.
+printf 'allow br0\n' > /etc/qemu/allow.conf
+printf 'deny br0\n' > /etc/qemu/deny.conf
+chmod 0644 /etc/qemu/allow.conf /etc/qemu/deny.conf
+python3 -c '
+import os, time
+d = "/etc/qemu/"
+while True:
+    for f in ("allow.conf", "deny.conf"):
+        try: os.unlink(d + ".new")
+        except FileNotFoundError: pass
+        os.link(d + f, d + ".new")
+        os.rename(d + ".new", d + "bridge.conf")
+        time.sleep(0.0002)
+' &
+SWAP=$!
+ng=0 nr=0 bad=0
+for ((i = 0; i < 50; i++)); do
+    spawn
+    if [ "$RC" = 0 ] && [[ $OUT == "exit=0 signal=0 timeout=0 "*" fd=1 ifname=tap"* ]] && [ -z "$ERR" ]; then
+        ng=$((ng + 1))
+    elif [ "$RC" = 0 ] && [[ $OUT == "exit=1 signal=0 timeout=0 "*" fd=0"* ]] && [[ $ERR == "tapgate: "*denied* ]] &&
+        [ "$(lines "$ERR")" = 1 ]; then
+        nr=$((nr + 1))
+    else
+        bad=$((bad + 1))
+        echo "    swap run $i: rc=$RC $OUT / $ERR" >&2
+    fi
+done
+kill "$SWAP"
+wait "$SWAP" 2> /dev/null
+echo "    config swapped 50 times: $ng granted, $nr refused, $bad other"
+RC=0 OUT="exit=0 signal=0 timeout=0" ERR=
+[ "$bad" = 0 ] || problem "$bad results were neither file's decision"
+rm -f /etc/qemu/allow.conf /etc/qemu/deny.conf /etc/qemu/.new
+acl_default
+verdict "config replaced while the helper runs"
+
+echo "--- signals (at ${SECONDS}s)"
+# --- signals ----------------------------------------------------------------
+# SIGKILL, or SIGSTOP then SIGCONT, from the caller 0-5 ms after fork: any
+# outcome is fine as long as nothing is left once everything is gone.
+bad=0
+for ((i = 0; i < 50; i++)); do
+    us=$((RANDOM % 5000))
+    if ((i % 2)); then sig=(--kill-after "$us"); else sig=(--stop-after "$us"); fi
+    hx "${sig[@]}" -- --use-vnet --fd={fd} --br=br0
+    state
+    if [ "$RC" != 0 ] || [ "$(field timeout)" != 0 ] || [ "$STATE" != "$S0" ] ||
+        { [ "$(field signal)" != 0 ] && [ "$(field signal)" != 9 ]; }; then
+        bad=$((bad + 1))
+        echo "    ${sig[*]}: rc=$RC $OUT / $ERR / $STATE" >&2
+    fi
+done
+RC=0 OUT="exit=0 signal=0 timeout=0"
+[ "$bad" = 0 ] || problem "$bad of 50 runs went wrong"
+verdict "SIGKILL / SIGSTOP+SIGCONT at random moments, 50 runs"
+
+fi  # races
+
+echo "hostile ($PARTS): ${SECONDS}s"
+tg_done

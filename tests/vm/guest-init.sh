@@ -1,0 +1,322 @@
+#!/bin/busybox sh
+# /init of the VLAN test guest (tests/vm/vlan.sh builds the initramfs).
+# The guest runs Debian's kernel, which has bridge VLAN filtering (the host
+# kernel may not), and plays both sides: root sets up the bridges and the
+# config files, unprivileged users get taps from the setuid /bin/tapgate.
+# Every result is a "TG: ok ..." or "TG: FAIL ..." line on the serial
+# console; "TG: done ..." comes last, then the guest powers off. If this
+# script hangs, the host's timeout ends QEMU.
+# shellcheck disable=SC2154  # A_tap, A_mac, ... are set through eval (start)
+/bin/busybox mkdir -p /proc /sys /dev /run /tmp
+/bin/busybox --install -s /bin
+export PATH=/usr/sbin:/usr/bin:/bin
+# Debian's static busybox runs its own applets in preference to anything in
+# PATH (a "standalone" shell), and its ip, setpriv lack what we need (bridge
+# VLANs, --reuid): the real ones by their full paths. Functions beat applets.
+ip() { /usr/sbin/ip "$@"; }
+bridge() { /usr/sbin/bridge "$@"; }
+setpriv() { /usr/bin/setpriv "$@"; }
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+# /run is where the helper takes its quota lock; tmpfs as on a real system.
+mount -t tmpfs -o mode=0755 run /run
+mount -t tmpfs -o mode=1777 tmp /tmp
+
+OKS=0
+FAILS=0
+say() { echo "TG: $*"; }
+ok() { OKS=$((OKS + 1)); say "ok $*"; }
+fail() { FAILS=$((FAILS + 1)); say "FAIL $*"; }
+finish() {
+    say "done ok=$OKS fail=$FAILS"
+    # Give the console a moment to drain before the power goes.
+    sleep 0.2
+    poweroff -f
+}
+# check DESC CMD...: ok if CMD succeeds.
+check() {
+    desc=$1
+    shift
+    if "$@"; then ok "$desc"; else fail "$desc"; fi
+}
+
+for m in $(cat /modules/order); do
+    insmod "/modules/$m.ko" || fail "insmod $m"
+done
+# devtmpfs creates the tun node 0600; distributions make it 0666, and the
+# helper opens it as the calling user (with CAP_NET_ADMIN only).
+if [ ! -c /dev/net/tun ]; then
+    fail "no /dev/net/tun after loading the modules"
+    finish
+fi
+chmod 0666 /dev/net/tun
+ip link set lo up
+
+# Syslog listener: the helper's audit line must carry the VLAN.
+syslogd -n -O /run/messages &
+
+# br0 filters VLANs; br1 does not (the refusal case).
+if ! ip link add br0 type bridge vlan_filtering 1 || ! ip link set br0 up; then
+    fail "cannot create br0 with vlan_filtering 1 on $(uname -r)"
+    finish
+fi
+if ! ip link add br1 type bridge || ! ip link set br1 up; then
+    fail "cannot create br1"
+fi
+check "br0 has vlan_filtering 1 ($(uname -r))" \
+    [ "$(cat /sys/class/net/br0/bridge/vlan_filtering)" = 1 ]
+
+# Policy. tgalice and tgcarol are in tglab (VLAN 10); tgbob is in tglab
+# too, but his own section wins (VLAN 20); tguser is in no group section and
+# gets the bridge's VLAN (30). br1 asks for a VLAN without filtering.
+printf 'allow br0\nallow br1\n' > /etc/qemu/bridge.conf
+cat > /etc/tapgate.conf <<'EOF'
+[bridge br0]
+vlan = 30
+
+[bridge br0 group tglab]
+vlan = 10
+
+[bridge br0 user tgbob]
+vlan = 20
+
+[bridge br1]
+vlan = 40
+EOF
+chmod 0644 /etc/qemu/bridge.conf /etc/tapgate.conf
+if tapgate --check /etc/tapgate.conf >/run/check.out 2>&1; then
+    ok "tapgate --check accepts /etc/tapgate.conf"
+else
+    fail "tapgate --check /etc/tapgate.conf: $(cat /run/check.out)"
+fi
+
+# wait_for FILE PATTERN TENTHS [PID]: poll until FILE has a line matching
+# PATTERN; give up after TENTHS tenths of a second, or once PID is gone.
+wait_for() {
+    i=0
+    until grep -q "$2" "$1" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -le "$3" ] || return 1
+        if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then
+            grep -q "$2" "$1" 2>/dev/null
+            return
+        fi
+        sleep 0.1
+    done
+}
+
+# start NAME USER [tapio options]: a tapio as USER on br0, commands through
+# fd N (NAME's number in FDS), replies in /run/NAME.out. Sets NAME_tap,
+# NAME_mac and NAME_fd.
+NEXT_FD=3
+start() {
+    name=$1 user=$2
+    shift 2
+    mkfifo "/run/$name.in"
+    chmod 0644 "/run/$name.in"
+    # The fifo is opened by the tapio side first (its redirection blocks
+    # until we open the write end below); as the user, through setpriv, so
+    # the helper sees the user's real uid.
+    setpriv --reuid="$user" --regid="$user" --init-groups -- \
+        tapio "$@" /bin/tapgate br0 < "/run/$name.in" > "/run/$name.out" 2> "/run/$name.err" &
+    pid=$!
+    eval "exec $NEXT_FD> /run/$name.in"
+    eval "${name}_fd=$NEXT_FD ${name}_pid=$pid"
+    NEXT_FD=$((NEXT_FD + 1))
+    if ! wait_for "/run/$name.out" '^ready ' 100 "$pid"; then
+        fail "$name ($user): no tap: $(cat "/run/$name.err")"
+        eval "${name}_tap=none ${name}_mac=none"
+        return 1
+    fi
+    # shellcheck disable=SC2046  # split into words on purpose
+    set -- $(grep '^ready ' "/run/$name.out")
+    eval "${name}_tap=$2 ${name}_mac=${4#mac=}"
+    ok "$name ($user) got $2 ($3)"
+}
+
+# ask NAME COMMAND...: send COMMAND to NAME's tapio; its reply (the words
+# after the id) in R, empty after 5 s without one. Not meant for $(...):
+# the sequence number must survive the call.
+SEQ=0
+ask() {
+    name=$1
+    shift
+    SEQ=$((SEQ + 1))
+    R=
+    eval "fd=\$${name}_fd pid=\$${name}_pid"
+    eval "echo \"$SEQ $*\" >&$fd" 2>/dev/null
+    if wait_for "/run/$name.out" "^$SEQ " 50 "$pid"; then
+        R=$(grep "^$SEQ " "/run/$name.out" | cut -d' ' -f2-)
+    fi
+}
+
+T0=$(cut -d' ' -f1 /proc/uptime)
+start A tgalice            # VLAN 10 (group tglab)
+start C tgcarol --vnet     # VLAN 10 (group tglab), QEMU's vnet-header form
+start B tgbob              # VLAN 20 (user section beats group)
+start B2 tgbob --vnet      # VLAN 20
+start U tguser             # VLAN 30 (bridge section)
+
+# A tap held by tg-spawn, exactly as QEMU asks (--use-vnet): the same
+# VLAN as the user's other taps.
+mkfifo /run/S.in
+setpriv --reuid=tgalice --regid=tgalice --init-groups -- \
+    tg-spawn --keep 120 -- /bin/tapgate < /run/S.in > /run/S.out 2> /run/S.err &
+S_pid=$!
+exec 9> /run/S.in
+if wait_for /run/S.out 'exit=' 100 "$S_pid" && grep -q 'exit=0 .*fd=1 ifname=' /run/S.out; then
+    S_tap=$(sed -n 's/.*ifname=\([^ ]*\).*/\1/p' /run/S.out)
+    ok "S (tgalice, tg-spawn) got $S_tap: $(cat /run/S.out)"
+else
+    S_tap=none
+    fail "S (tgalice, tg-spawn): $(cat /run/S.out /run/S.err)"
+fi
+say "taps ready after $(cut -d' ' -f1 /proc/uptime) s (began at $T0)"
+
+# --- what the kernel says -------------------------------------------------
+# Each tap: on br0, up, and exactly one VLAN: its own, PVID, egress
+# untagged (no VLAN 1 left over from joining the bridge).
+vlan_of() {  # TAP: its VLAN lines, "VID FLAGS...", one a line
+    bridge vlan show dev "$1" | sed 1d | sed "s/^$1//" | tr -s ' \t' ' ' |
+        sed 's/^ //; s/ $//' | grep .
+}
+check_port() {  # NAME TAP VID
+    if [ "$2" = none ]; then
+        fail "$1: no tap to check"
+        return
+    fi
+    master=$(basename "$(readlink "/sys/class/net/$2/master")")
+    flags=$(cat "/sys/class/net/$2/flags")
+    got=$(vlan_of "$2")
+    if [ "$master" != br0 ]; then
+        fail "$1: $2 is not a port of br0 (master: $master)"
+    elif [ $((flags & 1)) -ne 1 ]; then
+        fail "$1: $2 is not up (flags $flags)"
+    elif [ "$got" != "$3 PVID Egress Untagged" ]; then
+        fail "$1: $2 VLANs are '$(echo "$got" | tr '\n' ';')', want '$3 PVID Egress Untagged' only"
+    else
+        ok "$1: $2 on br0, up, VLAN $3 only (PVID, egress untagged)"
+    fi
+}
+check_port A "$A_tap" 10
+check_port C "$C_tap" 10
+check_port B "$B_tap" 20
+check_port B2 "$B2_tap" 20
+check_port U "$U_tap" 30
+check_port S "$S_tap" 10
+bridge vlan show | sed 's/^/TG:   | /'
+
+# --- the data path --------------------------------------------------------
+# expect NAME MARKER UNTAGGED: NAME saw MARKER exactly UNTAGGED times,
+# untagged, never tagged. Positive expectations wait up to 3 s; negative
+# ones just count (the caller has waited for the positives, and frames on a
+# software bridge are delivered before the sender's write returns, so a
+# late stray is not a risk worth more time).
+expect() {
+    if [ "$3" -gt 0 ]; then
+        ask "$1" wait "$2" "$3" 3000
+    else
+        ask "$1" count "$2"
+    fi
+    if [ "$R" = "count $2 untagged=$3 tagged=0" ]; then
+        ok "$1 saw '$2' $3 time(s), untagged"
+    else
+        fail "$1 on '$2': got '$R', want untagged=$3 tagged=0"
+    fi
+}
+sent() {  # NAME MARKER [VID]
+    ask "$1" send "$2" ${3:-}
+    [ "$R" = "sent $2" ] || fail "$1 could not send '$2': '$R' $(cat "/run/$1.err")"
+}
+# learnt MAC TAP VID: the bridge learnt MAC behind TAP in VLAN VID (shows
+# which VLAN the frame entered, also when nobody else was there to see it).
+learnt() {
+    if bridge fdb show br br0 | grep -q "^$1 dev $2 vlan $3 "; then
+        ok "br0 learnt $1 on $2 in VLAN $3"
+    else
+        fail "br0 did not learn $1 on $2 in VLAN $3: $(bridge fdb show br br0 | grep "^$1" | tr '\n' ';')"
+    fi
+}
+
+# Same VLAN hears, others do not.
+sent A a-bcast
+expect C a-bcast 1
+expect B a-bcast 0
+expect B2 a-bcast 0
+expect U a-bcast 0
+learnt "$A_mac" "$A_tap" 10
+
+sent C c-bcast
+expect A c-bcast 1
+expect B c-bcast 0
+expect U c-bcast 0
+
+sent B b-bcast
+expect B2 b-bcast 1
+expect A b-bcast 0
+expect C b-bcast 0
+expect U b-bcast 0
+learnt "$B_mac" "$B_tap" 20
+
+sent U u-bcast
+expect A u-bcast 0
+expect B u-bcast 0
+expect C u-bcast 0
+learnt "$U_mac" "$U_tap" 30
+
+# A guest that tags its own frames: tagged with its own VLAN, they are
+# accepted and leave the other port untagged; tagged with another VLAN
+# (or VLAN 1), ingress filtering drops them.
+sent A a-tag10 10
+expect C a-tag10 1
+sent A a-hop20 20
+sent A a-hop1 1
+sent U u-hop10 10
+expect C a-hop20 0
+expect B a-hop20 0
+expect B2 a-hop20 0
+expect U a-hop20 0
+expect B a-hop1 0
+expect C a-hop1 0
+expect U a-hop1 0
+expect A u-hop10 0
+expect C u-hop10 0
+
+# --- what tapgate itself reports ----------------------------------------
+tapgate --list > /run/list.out 2>&1
+sed 's/^/TG:   list: /' /run/list.out
+check "tapgate --list: $A_tap of tgalice on br0, VLAN 10" \
+    awk -v t="$A_tap" '$1 == t && $2 == "br0" && $3 == "tgalice" && $4 == 10 { f = 1 } END { exit !f }' /run/list.out
+tapgate --explain --br=br0 --user=tgbob 2>&1 | sed 's/^/TG:   explain: /'
+
+# --- audit log ------------------------------------------------------------
+if wait_for /run/messages "granted: user=tgbob .*vlan=20" 20; then
+    ok "syslog: grant for tgbob names vlan=20"
+else
+    fail "syslog: no grant line for tgbob with vlan=20: $(grep tapgate /run/messages | tr '\n' ';')"
+fi
+
+# --- a VLAN on a bridge without filtering -----------------------------------
+tuns_before=$(ls /sys/class/net | wc -l)
+setpriv --reuid=tguser --regid=tguser --init-groups -- \
+    tg-spawn --br br1 -- /bin/tapgate < /dev/null > /run/R.out 2> /run/R.err
+say "br1: $(cat /run/R.out) stderr: $(cat /run/R.err)"
+check "br1: the helper exits 1 and sends no fd" grep -q '^exit=1 .*fd=0' /run/R.out
+check "br1: the message names vlan_filtering" grep -q 'vlan_filtering' /run/R.err
+check "br1: the message is one line" [ "$(grep -c . /run/R.err)" -eq 1 ]
+check "br1: no tap left behind" [ "$(ls /sys/class/net | wc -l)" -eq "$tuns_before" ]
+check "br1: no ports" [ -z "$(ls /sys/class/net/br1/brif)" ]
+
+# --- closing the fds removes the taps ---------------------------------------
+for n in A C B B2 U; do
+    eval "fd=\$${n}_fd"
+    eval "exec $fd>&-"
+done
+exec 9>&-
+tuns() { ls /sys/class/net/*/tun_flags 2>/dev/null; }
+i=0
+while [ -n "$(tuns)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "all taps gone once their fds are closed" [ -z "$(tuns)" ]
+say "finished after $(cut -d' ' -f1 /proc/uptime) s"
+finish

@@ -4,7 +4,9 @@
 #   build-test/  the normal hardened build: every suite (unit, fuzz, cli,
 #                install, integration, differential, qemu, libvirt, man);
 #   build-asan/  ASan + UBSan: the suites that run tapgate's own code
-#                directly (unit, cli, integration).
+#                directly (unit, cli, integration, hostile);
+#   build-fault/ fault injection (-Dfault_injection=true, never installed):
+#                the walk that kills the helper at every step (faults).
 # Needs root: the tests create network namespaces and setuid copies (they
 # never touch the host's interfaces or its /etc). Extra arguments go to
 # both `meson test` runs (e.g. --suite unit).
@@ -27,9 +29,14 @@ status=0
 setup "$root/build-test" || exit 1
 meson test -C "$root/build-test" --print-errorlogs --num-processes 2 "$@" || status=1
 
-sanitizer_suites=(--suite unit --suite cli --suite integration)
-[ $# -gt 0 ] && sanitizer_suites=()
+sanitizer_suites=(--suite unit --suite cli --suite integration --suite hostile)
+fault_suites=(--suite faults)
+[ $# -gt 0 ] && sanitizer_suites=() fault_suites=()
 setup "$root/build-asan" -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false || exit 1
 meson test -C "$root/build-asan" --print-errorlogs --num-processes 2 \
     "${sanitizer_suites[@]}" "$@" || status=1
+
+setup "$root/build-fault" -Dfault_injection=true || exit 1
+meson test -C "$root/build-fault" --print-errorlogs --num-processes 2 \
+    "${fault_suites[@]}" "$@" || status=1
 exit $status

@@ -2,7 +2,6 @@
 
 #include <grp.h>
 #include <net/if.h>
-#include <netlink/route/link.h>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -10,6 +9,8 @@
 #include <fstream>
 
 #include "acl.hpp"
+#include "bridge.hpp"
+#include "port.hpp"
 #include "config.h"
 #include "error.hpp"
 #include "identity.hpp"
@@ -91,12 +92,17 @@ int explain(const std::string& bridge) {
     if (!d.allowed) return 1;
 
     netlink::Socket nl;
-    netlink::LinkPtr br = nl.find_link(bridge);
-    if (!br) {
-        std::printf("bridge %s does not exist: a request would fail\n", acl::printable(bridge).c_str());
+    bridge::Bridge br;
+    try {
+        // The same checks as a request: the bridge by its own name, VLAN
+        // filtering where a VLAN is set.
+        br = bridge::find(nl, bridge);
+        if (e.port.vlan) port::require_vlan_filtering(nl, br.ifindex, br.name, *e.port.vlan);
+    } catch (const Error& err) {
+        std::printf("a request would be refused: %s\n", err.what());
         return 1;
     }
-    unsigned held = quota::count(nl, caller.uid, rtnl_link_get_ifindex(br.get()));
+    unsigned held = quota::count(nl, caller.uid, br.ifindex);
     std::printf("taps held on %s: %u\n", acl::printable(bridge).c_str(), held);
     if (e.port.quota && held >= *e.port.quota) {
         std::printf("a request would be refused: quota reached\n");

@@ -38,8 +38,19 @@ std::string format(const Record& r, bool granted, const std::string& reason) {
     if (!r.rule.empty()) put(line, "rule", r.rule);
     if (!granted) {
         line += " reason=\"";
-        // printable() cuts at 64 characters; a reason is worth keeping whole.
-        for (char c : reason) line += (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) ? '?' : c;
+        // Whole (printable() cuts at 64 characters), with quotes, backslashes
+        // and control bytes as \xNN so the line stays one parseable record.
+        static constexpr char hex[] = "0123456789abcdef";
+        for (char c : reason) {
+            auto u = static_cast<unsigned char>(c);
+            if (c == '"' || c == '\\' || u < 0x20 || u == 0x7f) {
+                line += "\\x";
+                line += hex[u >> 4];
+                line += hex[u & 15];
+            } else {
+                line += c;
+            }
+        }
         line += '"';
     }
     return line;

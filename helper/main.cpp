@@ -48,19 +48,19 @@ void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& r
     identity::NssDirectory directory;
     const acl::Policy policy = acl::load(source, TAPGATE_ACL_FILE, &directory);
     const settings::Settings conf = settings::load(source, TAPGATE_SETTINGS_FILE, directory);
-    rec.enabled = conf.syslog;
+    rec.enabled = conf.syslog || !conf.ok();
     rec.facility = settings::facility_code(conf.facility).value_or(-1);
+    // The user database is asked for group memberships only when a rule
+    // or a settings section names users or groups.
+    const bool groups = policy.qualified || settings::needs_caller(conf, *opt.bridge);
+    const acl::Caller caller = identity::lookup(::getuid(), groups);
+    rec.user = caller.name;
     if (!conf.ok())
         throw Error("settings error: " + conf.errors.front().str() +
                     (conf.errors.size() > 1 ? " (and " + std::to_string(conf.errors.size() - 1) +
                                                   " more; run tapgate --check " + conf.file + ")"
                                             : ""));
 
-    // The user database is asked for group memberships only when a rule
-    // or a settings section names users or groups.
-    const bool groups = policy.qualified || settings::needs_caller(conf, *opt.bridge);
-    const acl::Caller caller = identity::lookup(::getuid(), groups);
-    rec.user = caller.name;
     const acl::Decision decision = acl::decide(policy, *opt.bridge, caller);
     if (decision.rule) rec.rule = decision.rule->where.str();
     if (!decision.allowed) throw Error(decision.explain(*opt.bridge, TAPGATE_ACL_FILE));
@@ -76,10 +76,13 @@ void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& r
     if (eff.port.quota) {
         held.emplace(lock.get(), ::getuid());
         unsigned n = quota::count(nl, ::getuid(), br.ifindex);
+        const std::string who = caller.name.empty() ? "uid " + std::to_string(caller.uid) : caller.name;
+        const std::string where = " (" + eff.origin.at("quota").str() + ")";
+        if (*eff.port.quota == 0)
+            throw Error("quota: " + who + " may hold no taps on bridge " + br.name + where);
         if (n >= *eff.port.quota)
-            throw Error("quota reached: " + (caller.name.empty() ? "uid " + std::to_string(caller.uid) : caller.name) +
-                        " holds " + std::to_string(n) + " of " + std::to_string(*eff.port.quota) +
-                        " taps allowed on bridge " + br.name + " (" + eff.origin.at("quota").str() + ")");
+            throw Error("quota reached: " + who + " holds " + std::to_string(n) + " of " +
+                        std::to_string(*eff.port.quota) + " taps allowed on bridge " + br.name + where);
     }
     const bool more = port::any(eff.port);
     if (eff.port.vlan) port::require_vlan_filtering(nl, br.ifindex, br.name, *eff.port.vlan);
@@ -93,8 +96,10 @@ void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& r
         bridge::bring_up(nl, index, tap.name);
     }
     fault::point("after-attach");
-    fdpass::send(sock, tap.fd.get());
+    // Logged before the fd leaves: once the caller has it, it can kill this
+    // process (it runs as the caller's uid) before any later line is written.
     audit::granted(rec);
+    fdpass::send(sock, tap.fd.get());
     fault::point("after-send");
 }
 
@@ -121,7 +126,12 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
     process::clear_environment();
     nl_debug = 0;
     rec.uid = ::getuid();
-    if (bad_args) throw *bad_args;
+    if (bad_args) {
+        // A malformed request from a caller is still a refusal to record
+        // (QEMU and libvirt never send one).
+        helper_mode = true;
+        throw *bad_args;
+    }
 
     const args::Options& opt = *parsed;
     switch (opt.mode) {

@@ -89,6 +89,7 @@ struct Parser {
     bool in_global = false;
     bool section_ok = false;  // false after a bad header: its keys are skipped
     std::map<std::string, unsigned> seen_in_section;
+    std::string section_text;  // inside the brackets of the last header
 
     void error(std::string message, unsigned at = 0) {
         out.errors.push_back({{file, at ? at : line}, std::move(message)});
@@ -99,6 +100,7 @@ struct Parser {
     void header(std::string_view text) {
         auto close = text.find(']');
         if (close == std::string_view::npos) return;  // inih reports it
+        section_text = std::string(text.substr(1, close - 1));
         seen_in_section.clear();
         scope = nullptr;
         in_global = false;
@@ -155,6 +157,13 @@ struct Parser {
     }
 
     void key(const char* section, std::string_view name, std::string_view value) {
+        // The sections are recognised here, from the raw lines, and by inih:
+        // should the two ever disagree, fail rather than apply keys to the
+        // wrong section.
+        if (*section && section != section_text) {
+            error("section [" + acl::printable(section) + "] was not read as written");
+            return;
+        }
         if (!section_ok) {
             if (!*section) error("\"" + acl::printable(name) + "\" outside any section");
             return;  // the bad header was reported already
@@ -299,8 +308,11 @@ Settings parse(std::string_view text, const std::string& file, acl::Directory& d
     }
     if (!out.ok()) return out;
 
+    // inih skips a UTF-8 byte order mark; so must the header check, or the
+    // first section's keys would be dropped without a word.
+    if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
     out.scopes.reserve(n);  // Parser keeps a pointer into it
-    Parser p{file, directory, out, text, 0, nullptr, false, false, {}};
+    Parser p{file, directory, out, text, 0, nullptr, false, false, {}, {}};
     int rc = ini_parse_stream(&Parser::reader, &p, &Parser::handler, &p);
     if (rc > 0) {
         // inih names only the first line it could not parse.

@@ -20,7 +20,8 @@ tg_isolate() {
         local holder rc
         holder=$(mktemp -d /tmp/tapgate-ns.XXXXXX)
         # A test killed by a timeout must not leave its mount point behind.
-        trap 'rmdir "$holder" 2>/dev/null' EXIT
+        # (The path is expanded now: $holder is local and gone at exit.)
+        trap "rmdir '$holder' 2>/dev/null" EXIT
         trap 'exit 143' TERM INT HUP
         TG_ISOLATED=1 TG_HOLDER=$holder unshare --net --mount --propagation private --fork -- \
             "$BASH" "$0" "$@"
@@ -61,6 +62,16 @@ tg_add_user() {  # NAME UID  (primary group NAME with gid UID)
 }
 
 tg_tun_mode() { chmod "$1" "$TG_ROOT/tun"; }
+
+# tg_private_dev: /dev is the host's devtmpfs, shared with the host and
+# every other test; an overlay private to this mount namespace lets a test
+# create files there (a /dev/log listener) without touching the host. The
+# tun node is bound again on top.
+tg_private_dev() {
+    mkdir -p "$TG_ROOT/dev-upper" "$TG_ROOT/dev-work"
+    mount -t overlay tapgate-dev -o "lowerdir=/dev,upperdir=$TG_ROOT/dev-upper,workdir=$TG_ROOT/dev-work" /dev
+    mount --bind "$TG_ROOT/tun" /dev/net/tun
+}
 
 # tg_setuid_copy SRC NAME -> prints the path of a root-owned 4755 copy.
 tg_setuid_copy() {

@@ -147,6 +147,13 @@ TEST_CASE("keys outside a section, syntax errors, NUL bytes and long lines") {
     CHECK(errors(parse("[bridge br0]\nquota = 1\n  2\n")).size() == 1);  // continuation line
 }
 
+TEST_CASE("a UTF-8 byte order mark does not hide the first section") {
+    auto s = parse("\xEF\xBB\xBF[bridge br0]\nquota = 0\n");
+    REQUIRE(s.ok());
+    CHECK(*settings::resolve(s, "br0", carol).port.quota == 0);
+    CHECK(errors(parse("\xEF\xBB\xBF[frob]\n")).size() == 1);
+}
+
 TEST_CASE("name templates: escapes, characters and length") {
     for (const char* ok : {"tap%d", "vm%u-%d", "u%i%d", "%u%d", "t%i%d", "abcdefghijk%d"}) {
         CAPTURE(ok);

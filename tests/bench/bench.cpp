@@ -257,7 +257,8 @@ std::string verify_tap(int fd, const Bridge& br) {
     if ((ifr.ifr_flags & kinds) != want) return "tun flags " + std::to_string(ifr.ifr_flags);
     if (ifr.ifr_flags & IFF_PERSIST) return "tap is persistent";
     const std::string name(ifr.ifr_name, strnlen(ifr.ifr_name, sizeof ifr.ifr_name));
-    if (name.rfind("tap", 0) != 0) return "tap named " + name;
+    // tapgate's default template, and the lab bridge's (see run.sh).
+    if (name.rfind("tap", 0) != 0 && name.rfind("lab", 0) != 0) return "tap named " + name;
     ifreq q = named(name);
     if (::ioctl(info_socket(), SIOCGIFMTU, &q) != 0) return errno_text(name + " MTU");
     if (q.ifr_mtu != br.mtu)
@@ -470,6 +471,10 @@ struct Subject {
     Kind kind;
     std::string path;
     std::vector<double> spawn_ms, close_ms, setiff_ms, setlink_ms;
+    // A bridge of its own, for tapgate with tapgate.conf's lab features on
+    // (quota lock and count, port flags, audit line): its settings apply to
+    // that bridge only, so the plain rows stay plain.
+    const struct Bridge* own_bridge = nullptr;
 };
 
 std::string fmt2(double v) {
@@ -501,7 +506,7 @@ struct Options {
     std::string tapgate, reference, user;
     std::string profile;  // --profile=A,B,...: see profile()
     int count = 100;
-    std::string bridge = "tgbench0", full_bridge = "tgbench1k";
+    std::string bridge = "tgbench0", full_bridge = "tgbench1k", lab_bridge;
     std::string noop_static, noop_dynamic, noop_libs;
     int rounds = 20, batch = 10, warmup = 3;
     int spawners = 8, per_spawner = 25, parallel_rounds = 4;
@@ -545,14 +550,15 @@ void run_once(Subject& sub, const Bridge& br, const std::string& br_arg, bool re
 // with a different subject each round, so drift in the machine's state
 // (other load, caches, RCU backlog) falls on all of them alike.
 void run_series(const char* what, std::vector<Subject*> subs, const Bridge& br, const Options& o) {
-    const std::string br_arg = "--br=" + br.name;
+    auto bridge_of = [&br](const Subject& s) -> const Bridge& { return s.own_bridge ? *s.own_bridge : br; };
     for (Subject* s : subs)
-        for (int i = 0; i < o.warmup; ++i) run_once(*s, br, br_arg, false);
+        for (int i = 0; i < o.warmup; ++i) run_once(*s, bridge_of(*s), "--br=" + bridge_of(*s).name, false);
     for (int r = 0; r < o.rounds; ++r) {
         progress(what, r + 1, o.rounds);
         for (std::size_t k = 0; k < subs.size(); ++k) {
             Subject& s = *subs[(k + static_cast<std::size_t>(r)) % subs.size()];
-            for (int i = 0; i < o.batch; ++i) run_once(s, br, br_arg, true);
+            const std::string br_arg = "--br=" + bridge_of(s).name;
+            for (int i = 0; i < o.batch; ++i) run_once(s, bridge_of(s), br_arg, true);
         }
     }
 }
@@ -735,6 +741,7 @@ Options parse(int argc, char** argv) {
         else if (key == "user") o.user = val;
         else if (key == "bridge") o.bridge = val;
         else if (key == "full-bridge") o.full_bridge = val;
+        else if (key == "lab-bridge") o.lab_bridge = val;
         else if (key == "noop-static") o.noop_static = val;
         else if (key == "noop-dynamic") o.noop_dynamic = val;
         else if (key == "noop-libs") o.noop_libs = val;
@@ -806,7 +813,14 @@ int run(int argc, char** argv) {
     Subject dyn{"floor: exec dynamic no-op (libc only)", Kind::exec_noop, o.noop_dynamic, {}, {}, {}, {}};
     Subject libs{"exec no-op with tapgate's libs, 4755", Kind::exec_noop, o.noop_libs, {}, {}, {}, {}};
 
+    std::optional<Bridge> brlab;
+    Subject lab{"tapgate, lab features on (quota, flags, audit)", Kind::helper, o.tapgate, {}, {}, {}, {}};
     std::vector<Subject*> zero{&tg, &ref, &kern};
+    if (!o.lab_bridge.empty()) {
+        brlab = find_bridge(o.lab_bridge);
+        lab.own_bridge = &*brlab;
+        zero.push_back(&lab);
+    }
     for (Subject* s : {&st, &dyn, &libs})
         if (!s->path.empty()) zero.push_back(s);
     run_series("0 ports", zero, br0, o);
@@ -856,6 +870,12 @@ int run(int argc, char** argv) {
     for (Subject* s : {&st, &dyn, &libs})
         if (!s->path.empty()) floors.push_back(s);
     section("0 ports on the bridge", tg, ref, kern, floors);
+    if (lab.own_bridge) {
+        print_row(lab.label, lab.spawn_ms, lab.close_ms, summarize(ref.spawn_ms).median);
+        const double plain = summarize(tg.spawn_ms).median;
+        std::printf("  %-44s %+.1f%% (median, against tapgate without them)\n", "lab features cost",
+                    plain > 0 ? 100.0 * (summarize(lab.spawn_ms).median / plain - 1.0) : 0.0);
+    }
     char title[96];
     std::snprintf(title, sizeof title, "%d ports already held on the bridge", o.ports);
     section(title, tgk, refk, kernk, {});

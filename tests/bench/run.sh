@@ -64,7 +64,28 @@ tg_isolate "${all_args[@]}"
 bin=$build/tests/bench
 tg_bridge tgbench0 1400
 tg_bridge tgbench1k 1400
-tg_acl "allow tgbench0" "allow tgbench1k"
+tg_bridge tgbenchlab 1400
+tg_acl "allow tgbench0" "allow tgbench1k" "allow tgbenchlab"
+# Lab features on one bridge only: the quota means a lock and a count of
+# every interface, the flags a second and third netlink request, the group
+# section an NSS lookup, and the audit line a syslog message (to a listener
+# below, as on a real system; every request on every bridge sends one).
+# VLANs are left out: this kernel has no bridge VLAN filtering.
+# The group section makes tapgate ask NSS for the caller's groups too.
+printf '[bridge tgbenchlab]\nquota = 1000\nisolated = yes\nname = lab%%u%%d\n[bridge tgbenchlab group %s]\nlearning = no\n' "$TG_USER" > /etc/tapgate.conf
+chmod 0644 /etc/tapgate.conf
+tg_private_dev
+# --pdeathsig: the listener ends with the bench (exec keeps the parent).
+setpriv --pdeathsig TERM -- "${PYTHON:-/usr/bin/python3}" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+print("ready", flush=True)
+while True:
+    s.recv(4096)
+' > "$TG_ROOT/syslog.ready" 2>/dev/null &
+for _ in $(seq 50); do grep -q ready "$TG_ROOT/syslog.ready" 2>/dev/null && break; sleep 0.1; done
+chmod 0666 /dev/log
 tapgate=$(tg_setuid_copy "$build/helper/tapgate" tapgate)
 ref=$(tg_setuid_copy "$reference" qemu-bridge-helper)
 # The no-ops go where the user can run them; the one with tapgate's
@@ -84,6 +105,6 @@ exec setsid --wait bash -c '
     exec nice -n "$0" "$@"' "$nice" \
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
     "$bin/tapgate-bench" --tapgate="$tapgate" --reference="$ref" --user="$TG_USER" \
-    --bridge=tgbench0 --full-bridge=tgbench1k \
+    --bridge=tgbench0 --full-bridge=tgbench1k --lab-bridge=tgbenchlab \
     --noop-static="$TG_ROOT/bin/bench-noop-static" --noop-dynamic="$TG_ROOT/bin/bench-noop-dynamic" \
     --noop-libs="$libs" ${TG_BENCH_ARGS:-} "$@"

@@ -21,7 +21,7 @@ tg_isolate() {
         holder=$(mktemp -d /tmp/tapgate-ns.XXXXXX)
         # A test killed by a timeout must not leave its mount point behind.
         # (The path is expanded now: $holder is local and gone at exit.)
-        trap "rmdir '$holder' 2>/dev/null" EXIT
+        trap "rmdir '$holder' 2>/dev/null || true" EXIT
         trap 'exit 143' TERM INT HUP
         TG_ISOLATED=1 TG_HOLDER=$holder unshare --net --mount --propagation private --fork -- \
             "$BASH" "$0" "$@"

@@ -8,7 +8,7 @@
 # SECONDS (per target) defaults to $TAPGATE_FUZZ_SECONDS, else 60. OUTDIR
 # (default: $TAPGATE_FUZZ_OUT, else .fuzz in the source tree) receives the
 # binaries, the working corpora and any crash artifacts; the seed corpora in
-# the tree are never modified. TARGETs: acl, args (default: all). CXX may
+# the tree are never modified. TARGETs: acl, args, settings (default: all). CXX may
 # name another clang++.
 set -eu
 
@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${2:-${TAPGATE_FUZZ_OUT:-$root/.fuzz}}
 [ $# -gt 2 ] && shift 2 || set --
-targets=${*:-acl args}
+targets=${*:-acl args settings}
 cxx=${CXX:-clang++}
 
 case $seconds in
@@ -35,6 +35,7 @@ for t in $targets; do
     case $t in
         acl) src="$acl_src" max_len=12000 ;;
         args) src="$root/helper/args.cpp $acl_src" max_len=4096 ;;
+        settings) src="$root/helper/settings.cpp $acl_src -linih" max_len=8192 ;;
         *) echo "run-fuzz.sh: unknown target '$t'" >&2; exit 2 ;;
     esac
     # Built directly rather than through meson so that CI needs no second

@@ -4,7 +4,8 @@
 #   build-test/  the normal hardened build: every suite (unit, fuzz, cli,
 #                install, integration, differential, qemu, libvirt, man);
 #   build-asan/  ASan + UBSan: the suites that run tapgate's own code
-#                directly (unit, cli, integration, hostile);
+#                directly (unit, cli, integration, policy but the quota
+#                load, hostile races);
 #   build-fault/ fault injection (-Dfault_injection=true, never installed):
 #                the walk that kills the helper at every step (faults).
 # Needs root: the tests create network namespaces and setuid copies (they
@@ -29,7 +30,7 @@ status=0
 setup "$root/build-test" || exit 1
 meson test -C "$root/build-test" --print-errorlogs --num-processes 2 "$@" || status=1
 
-sanitizer_suites=(--suite unit --suite cli --suite integration --suite hostile)
+sanitizer_suites=(--suite unit --suite cli --suite integration --suite policy-light --suite races)
 fault_suites=(--suite faults)
 [ $# -gt 0 ] && sanitizer_suites=() fault_suites=()
 setup "$root/build-asan" -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false || exit 1

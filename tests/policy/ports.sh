@@ -89,6 +89,16 @@ name_is tgalice lab0
 name_is tgbob btgbob.0
 verdict "templates per bridge, group and user: 4242-0, lab0, btgbob.0"
 pol_release_all
+# A template whose first name is taken by an interface tapgate did not make
+# (here a veth) does not collide: the kernel's counter skips it.
+ip link add vmtgalice0 type veth peer name vmpeer0
+pol_conf "[bridge br0]" "name = vm%u%d"
+name_is tgalice vmtgalice1
+[ -z "$(cat /sys/class/net/vmtgalice0/master 2>/dev/null)" ] && [ ! -e /sys/class/net/vmtgalice0/master ] ||
+    problem "the veth vmtgalice0 was touched"
+verdict "a name the template would give first is taken: the next one, the other interface untouched"
+pol_release_all
+ip link del vmtgalice0
 # %i is given room for 10 digits whatever the uid (any uid must fit), so
 # "u%i-%d" (1 + 10 + 1 + 4 for the counter = 16) is refused up front, with
 # file:line, rather than failing only for users with long uids.

@@ -21,7 +21,7 @@ mkdir -p "$OUT"
 # worker's FIFO, which the worker keeps open read-write so that no open
 # blocks and no read sees end of file.
 worker() {
-    local id=$1 user=$2 n=$3 k rd line
+    local id=$1 user=$2 n=$3 br=${4:-br0} k rd line
     mkfifo "$OUT/$id.fifo"
     exec {rd}<> "$OUT/$id.fifo"
     : > "$OUT/$id.rep"
@@ -31,7 +31,7 @@ worker() {
     # they must really overlap.
     : < "$OUT/barrier"
     for ((k = 1; k <= n; k++)); do
-        tg_as "$user" "$TG_SPAWN" --keep 80 -- "$H" < "$TG_ROOT/gate" > "$OUT/$id.fifo" \
+        tg_as "$user" "$TG_SPAWN" --br "$br" --keep 80 -- "$H" < "$TG_ROOT/gate" > "$OUT/$id.fifo" \
             2>> "$OUT/$id.err" {rd}<&- &
         line=missing
         IFS= read -r -t 30 -u "$rd" line
@@ -40,17 +40,18 @@ worker() {
     exec {rd}<&-
 }
 
-# storm USER:WORKERS:PER_WORKER...: all workers at once; waits for them.
+# storm USER:WORKERS:PER_WORKER[:BRIDGE]...: all workers at once; waits for
+# them. Worker IDs are USER-N, or USER-BRIDGE-N when a bridge is given.
 storm() {
-    local spec user w n i pids=()
+    local spec user w n br i pids=()
     rm -rf "$OUT"
     mkdir -p "$OUT"
     pol_gate_open
     mkfifo "$OUT/barrier"
     for spec in "$@"; do
-        IFS=: read -r user w n <<< "$spec"
+        IFS=: read -r user w n br <<< "$spec"
         for ((i = 1; i <= w; i++)); do
-            worker "$user-$i" "$user" "$n" {POL_GATE_W}>&- &
+            worker "$user${br:+-$br}-$i" "$user" "$n" "${br:-br0}" {POL_GATE_W}>&- &
             pids+=($!)
         done
     done
@@ -64,11 +65,12 @@ storm() {
     wait "${pids[@]}"
 }
 
-# tally USER: GRANTED, REFUSED (with the quota message), OTHER (anything
-# else: a missing report, another error) for USER's workers. Refused helpers
-# may still be writing stderr when their report arrives: wait for them.
+# tally ID-PREFIX [USER]: GRANTED, REFUSED (with the quota message), OTHER
+# (anything else: a missing report, another error) for the workers whose ID
+# starts with ID-PREFIX- (USER defaults to ID-PREFIX). Refused helpers may
+# still be writing stderr when their report arrives: wait for them.
 tally() {
-    local r
+    local r user=${2:-$1}
     GRANTED=0 REFUSED=0 OTHER=0
     while IFS= read -r r; do
         if [[ $r == exit=0* && $r == *" fd=1 "* ]]; then
@@ -81,7 +83,7 @@ tally() {
         fi
     done < <(cat "$OUT/$1"-*.rep)
     local msgs all
-    msgs=$(cat "$OUT/$1"-*.err 2> /dev/null | grep -c "^tapgate: quota reached: $1 holds [0-9]* of")
+    msgs=$(cat "$OUT/$1"-*.err 2> /dev/null | grep -c "^tapgate: quota reached: $user holds [0-9]* of")
     all=$(cat "$OUT/$1"-*.err 2> /dev/null | wc -l)
     if [ "$msgs" != "$REFUSED" ] || [ "$all" != "$REFUSED" ]; then
         problem "$1: $REFUSED refusals, $msgs quota messages, $all stderr lines"
@@ -137,6 +139,31 @@ lock_free() {
         problem "lock still held: $(grep -E ":$ino " /proc/locks)"
     fi
 }
+
+# --- 200 concurrent requests, mixed users and bridges ------------------------
+# Three users on two bridges with different quotas, 8 workers of 25: every
+# user gets exactly their quota on each bridge, every other request is a
+# clean quota refusal, and nothing is left once the callers go.
+pol_conf "[bridge br0]" "quota = 2" "[bridge br1]" "quota = 4" "[bridge br1 user tgalice]" "quota = 1"
+storm tguser:2:25:br0 tguser:2:25:br1 tgalice:1:25:br0 tgalice:1:25:br1 tgbob:1:25:br0 tgbob:1:25:br1
+spawners_settled
+for spec in tguser:br0:2 tguser:br1:4 tgalice:br0:2 tgalice:br1:1 tgbob:br0:2 tgbob:br1:4; do
+    IFS=: read -r u b q <<< "$spec"
+    tally "$u-$b" "$u"
+    uid=$(id -u "$u")
+    want_refused=$(( $(cat "$OUT/$u-$b"-*.rep | wc -l) - q ))
+    [ "$GRANTED" = "$q" ] || problem "$u on $b: granted $GRANTED, want $q"
+    [ "$REFUSED" = "$want_refused" ] || problem "$u on $b: refused $REFUSED, want $want_refused (other: $OTHER)"
+    n=$(taps_of "$uid" "$b")
+    [ "$n" = "$q" ] || problem "$u on $b: $n taps held, want $q"
+done
+verdict "200 requests from 8 workers, 3 users x 2 bridges: every quota exact, every other request refused cleanly"
+pol_release_all
+spawners_gone
+tgi_taps
+for tap in $TAPS_LEFT; do tgi_gone "$tap" || problem "tap left: $tap"; done
+lock_free
+verdict "mixed storm: nothing left, lock free"
 
 # --- 200 concurrent requests, quota 3 --------------------------------------
 pol_conf "[bridge br0]" "quota = 3"

@@ -11,13 +11,9 @@ tg_bridge br0
 tg_bridge br1
 A=/etc/qemu/bridge.conf
 
-# A private /dev/log. This host has none, and /dev is the host's devtmpfs
-# (shared with every other test and the host itself), so the socket cannot
-# simply be created there: an overlay on /dev, private to this mount
-# namespace, takes it; the tun node ns.sh bound is bound again on top.
-mkdir -p "$TG_ROOT/dev-upper" "$TG_ROOT/dev-work"
-mount -t overlay tapgate-dev -o "lowerdir=/dev,upperdir=$TG_ROOT/dev-upper,workdir=$TG_ROOT/dev-work" /dev
-mount --bind "$TG_ROOT/tun" /dev/net/tun
+# A private /dev/log: /dev is the host's devtmpfs, so the listener's socket
+# goes into an overlay private to this mount namespace (tg_private_dev).
+tg_private_dev
 LOG=$TG_ROOT/syslog
 : > "$LOG"
 exec {ready}< <(exec setpriv --pdeathsig TERM -- "$PY" "$here/syslogd.py" /dev/log "$LOG")

@@ -105,17 +105,18 @@ void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& r
 
 int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_mode) {
     fault::init();
-    // Still root here when setuid: the quota lock file must be opened
-    // before the privileges go (users cannot open it, by design).
-    UniqueFd lock;
-    if (::geteuid() == 0) lock = quota::open_lock_file();
-    // Parsing is pure (it touches nothing), and --explain --user must know
-    // whom to become while root still can.
+    // Parsing is pure (it touches nothing), and what follows needs the mode
+    // while root still can act: --explain --user must know whom to become.
     std::optional<args::Options> parsed;
     std::optional<Error> bad_args;
+    UniqueFd lock;
     try {
         parsed = args::parse(argv);
         if (parsed->mode == args::Mode::explain && parsed->user) admin::become(*parsed->user);
+        // Still root here when setuid: the quota lock file must be opened
+        // before the privileges go (users cannot open it, by design). Only
+        // requests need it: --help run by root creates nothing.
+        if (parsed->mode == args::Mode::helper && ::geteuid() == 0) lock = quota::open_lock_file();
     } catch (const Error& e) {
         bad_args = e;
     }

@@ -5,8 +5,6 @@
 
 namespace tapgate::acl {
 
-namespace {
-
 bool is_blank(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
@@ -28,8 +26,6 @@ std::vector<std::string_view> split_words(std::string_view s) {
     }
     return words;
 }
-
-}  // namespace
 
 std::string printable(std::string_view s) {
     static constexpr std::size_t limit = 64;

@@ -15,26 +15,6 @@ namespace {
 // Digits kept free for the kernel's %d: 9999 taps of one name prefix.
 constexpr std::size_t counter_room = 4;
 
-bool blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && blank(s.front())) s.remove_prefix(1);
-    while (!s.empty() && blank(s.back())) s.remove_suffix(1);
-    return s;
-}
-
-std::vector<std::string_view> words(std::string_view s) {
-    std::vector<std::string_view> out;
-    std::size_t i = 0;
-    while (i < s.size()) {
-        while (i < s.size() && blank(s[i])) ++i;
-        std::size_t start = i;
-        while (i < s.size() && !blank(s[i])) ++i;
-        if (i > start) out.push_back(s.substr(start, i - start));
-    }
-    return out;
-}
-
 std::optional<bool> parse_bool(std::string_view v) {
     for (const char* t : {"yes", "true", "on", "1"})
         if (v == t) return true;
@@ -66,7 +46,7 @@ std::optional<std::string> bad_template(std::string_view t) {
             else return "unknown escape \"%" + std::string(next ? 1 : 0, next) + "\" (use %u, %i and %d)";
             continue;
         }
-        if (c == '/' || c == ':' || blank(c) || c == '\n' || c == '\0')
+        if (c == '/' || c == ':' || acl::is_blank(c) || c == '\n' || c == '\0')
             return "contains a character an interface name cannot hold";
         ++fixed;
     }
@@ -105,7 +85,7 @@ struct Parser {
         scope = nullptr;
         in_global = false;
         section_ok = false;
-        auto w = words(text.substr(1, close - 1));
+        auto w = acl::split_words(text.substr(1, close - 1));
         if (w.size() == 1 && w[0] == "global") {
             in_global = true;
             section_ok = true;
@@ -239,7 +219,7 @@ struct Parser {
         std::size_t n = std::min(len, static_cast<std::size_t>(size - 1));
         std::memcpy(buf, text.data(), n);
         buf[n] = '\0';
-        std::string_view body = trim(text.substr(0, text.find('\n')));
+        std::string_view body = acl::trim(text.substr(0, text.find('\n')));
         if (!body.empty() && body.front() == '[') p->header(body);
         return buf;
     }
@@ -388,7 +368,7 @@ std::string expand_name(const std::string& tmpl, const acl::Caller& caller) {
     std::size_t room = acl::max_ifname_length > others ? acl::max_ifname_length - others : 0;
     std::string user = caller.name.empty() ? uid : caller.name;
     for (char& ch : user)
-        if (ch == '/' || ch == ':' || ch == '%' || blank(ch) || ch == '\n' ||
+        if (ch == '/' || ch == ':' || ch == '%' || acl::is_blank(ch) || ch == '\n' ||
             static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f)
             ch = '_';
     user.resize(std::min(user.size(), room));

@@ -17,85 +17,17 @@ if [ "$(id -u)" != 0 ]; then
 fi
 tg_isolate "$@"
 
-HELPER_SRC=${HELPER:-${TAPGATE_BUILD_ROOT:-}/helper/tapgate}
-HEXEC=${TG_HEXEC:-${TAPGATE_BUILD_ROOT:-}/tests/hostile/tg-hexec}
-for f in "$HELPER_SRC" "$HEXEC"; do
-    [ -e "$f" ] || { echo "missing: $f (run through meson test)" >&2; exit 1; }
-done
-H=$(tg_setuid_copy "$HELPER_SRC" tapgate)
-SCR=$TG_ROOT/scratch
-cd "$SCR" || exit 1
-SECONDS=0
-
-tg_bridge br0 1500
-ip link add tgva type veth peer name tgvb
-ip link set tgva master br0
-ip link set tgva up
+. "$here/../hostile/lib.sh"
 tg_acl "allow br0" "allow brx" "allow brfull"
-
-# Builtins only (no fork): process creation is slow on a loaded machine and
-# this runs after every case. Helper processes still alive are found by
-# their executable (-ef: same inode), a stopped or orphaned one included.
-STATE=
-state() {
-    local b p mtu s=
-    for b in br0; do
-        read -r mtu < "/sys/class/net/$b/mtu"
-        s+="$b mtu=$mtu ports="
-        for p in "/sys/class/net/$b/brif/"*; do [ -e "$p" ] && s+="${p##*/},"; done
-        s+=" "
-    done
-    s+="taps="
-    for p in /sys/class/net/*/tun_flags; do [ -e "$p" ] && { p=${p%/tun_flags}; s+="${p##*/},"; }; done
-    s+=" procs="
-    for p in /proc/[0-9]*; do [[ $p/exe -ef $H ]] && s+="${p#/proc/},"; done
-    STATE=$s
-}
-state
-S0=$STATE
+state_baseline
 
 # The build must really be a fault-injection build, or every case below
 # would pass for the wrong reason.
-OUT= ERR= RC=
-hx() {  # [tg-hexec options] -- HELPER ARGS ({fd}: the socket)
-    local opts=()
-    while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
-    shift
-    timeout -k 5 40 setpriv --reuid="$TG_USER" --regid="$TG_USER" --init-groups -- \
-        "$HEXEC" "${opts[@]}" -- "$H" "$@" > "$SCR/out" 2> "$SCR/err" < /dev/null
-    RC=$?
-    OUT=$(< "$SCR/out")
-    ERR=$(< "$SCR/err")
-}
-field() { [[ " $OUT " =~ \ $1=([^ ]*)\  ]] && echo "${BASH_REMATCH[1]}"; }
-# Lines in $1 (no fork: see state).
-lines() {
-    local t=${1%%$'\n'} nl=${1//[^$'\n']/}
-    [ -z "$1" ] && { echo 0; return; }
-    t=${1%%$'\n'}; nl=${t//[^$'\n']/}
-    echo $((${#nl} + 1))
-}
 hx --setenv TAPGATE_FAULT=after-acl:exit -- --use-vnet --fd={fd} --br=br0
 if [[ $ERR != *"fault injection"* ]]; then
     echo "not a fault-injection build ($HELPER_SRC): $OUT / $ERR" >&2
     exit 1
 fi
-
-PROBLEMS=()
-problem() { PROBLEMS+=("$*"); }
-verdict() {
-    state
-    [ "$STATE" = "$S0" ] || problem "left behind: $STATE (before: $S0)"
-    if [ ${#PROBLEMS[@]} -eq 0 ]; then
-        tg_pass "$1"
-    else
-        tg_fail "$1"
-        printf '    %s\n' "${PROBLEMS[@]}" >&2
-        echo "    rc=$RC report: $OUT" >&2
-        [ -n "$ERR" ] && printf '%s\n' "$ERR" | head -n 5 | sed 's/^/    stderr: /' >&2
-    fi
-    PROBLEMS=()
-}
 
 # --- every step, every action -----------------------------------------------
 STEPS=(after-drop after-acl after-tap after-attach after-send)

@@ -17,24 +17,12 @@ if [ "$(id -u)" != 0 ]; then
 fi
 tg_isolate "$@"
 
-HELPER_SRC=${HELPER:-${TAPGATE_BUILD_ROOT:-}/helper/tapgate}
 SPAWN=${TG_SPAWN:-${TAPGATE_BUILD_ROOT:-}/tests/integration/tg-spawn}
-HEXEC=${TG_HEXEC:-${TAPGATE_BUILD_ROOT:-}/tests/hostile/tg-hexec}
 PRELOAD=${TG_PRELOAD:-${TAPGATE_BUILD_ROOT:-}/tests/hostile/libtg-preload.so}
-for f in "$HELPER_SRC" "$SPAWN" "$HEXEC" "$PRELOAD"; do
-    [ -e "$f" ] || { echo "missing: $f (run through meson test)" >&2; exit 1; }
-done
-H=$(tg_setuid_copy "$HELPER_SRC" tapgate)
+. "$here/lib.sh"
+hostile_need "$SPAWN" "$PRELOAD"
 HOME_U=$TG_ROOT/home/$TG_USER
-SCR=$TG_ROOT/scratch
-cd "$SCR" || exit 1
-SECONDS=0
 
-# br0 gets a veth port, so "port count unchanged" compares against one.
-tg_bridge br0 1500
-ip link add tgva type veth peer name tgvb
-ip link set tgva master br0
-ip link set tgva up
 tg_bridge brdeny 1500
 L15=abcdefghijklmno                      # 15 bytes: the kernel's longest name
 tg_bridge "$L15" 1400
@@ -47,80 +35,11 @@ acl_default() {
 acl_default
 
 # --- state and checks -------------------------------------------------------
-
-# Helper processes still alive (by executable; a stopped or orphaned helper
-# counts).
-# Builtins only (no fork): process creation is slow on a loaded machine and
-# this runs after every case. Helper processes still alive are found by
-# their executable (-ef: same inode), a stopped or orphaned one included.
-STATE=
-state() {
-    local b p mtu s=
-    for b in br0 brdeny "$L15"; do
-        read -r mtu < "/sys/class/net/$b/mtu"
-        s+="$b mtu=$mtu ports="
-        for p in "/sys/class/net/$b/brif/"*; do [ -e "$p" ] && s+="${p##*/},"; done
-        s+=" "
-    done
-    s+="taps="
-    for p in /sys/class/net/*/tun_flags; do [ -e "$p" ] && { p=${p%/tun_flags}; s+="${p##*/},"; }; done
-    s+=" procs="
-    for p in /proc/[0-9]*; do [[ $p/exe -ef $H ]] && s+="${p#/proc/},"; done
-    STATE=$s
-}
-state
-S0=$STATE
-
-OUT= ERR= RC=
-# run CMD...: as the test user, under a hard timeout; stdout (the caller's
-# report) into OUT, stderr (the helper's messages) into ERR.
-run() {
-    timeout -k 5 40 setpriv --reuid="$TG_USER" --regid="$TG_USER" --init-groups -- "$@" \
-        > "$SCR/out" 2> "$SCR/err" < /dev/null
-    RC=$?
-    OUT=$(< "$SCR/out")
-    ERR=$(< "$SCR/err")
-}
+STATE_BRIDGES=(br0 brdeny "$L15")
+state_baseline
 spawn() { run "$SPAWN" "$@" -- "$H"; }
-# hx [tg-hexec options] -- ARGS: the helper with ARGS ({fd}: the socket).
-hx() {
-    local opts=()
-    while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
-    shift
-    run "$HEXEC" "${opts[@]}" -- "$H" "$@"
-}
-field() { [[ " $OUT " =~ \ $1=([^ ]*)\  ]] && echo "${BASH_REMATCH[1]}"; }
-# Lines in $1 (no fork: see state).
-lines() {
-    local t=${1%%$'\n'} nl=${1//[^$'\n']/}
-    [ -z "$1" ] && { echo 0; return; }
-    t=${1%%$'\n'}; nl=${t//[^$'\n']/}
-    echo $((${#nl} + 1))
-}
-
-LAST_T=${EPOCHREALTIME/./}
-PROBLEMS=()
-problem() { PROBLEMS+=("$*"); }
-verdict() {
-    state
-    [ "$STATE" = "$S0" ] || problem "left behind: $STATE (before: $S0)"
-    # Slow cases are worth knowing about: the whole test must stay short.
-    local now=${EPOCHREALTIME/./} took
-    took=$(((now - LAST_T) / 1000))
-    LAST_T=$now
-    ((took > 3000)) && echo "    ($1: ${took} ms)"
-    if [ ${#PROBLEMS[@]} -eq 0 ]; then
-        tg_pass "$1"
-    else
-        tg_fail "$1"
-        printf '    %s\n' "${PROBLEMS[@]}" >&2
-        echo "    rc=$RC report: $OUT" >&2
-        [ -n "$ERR" ] && printf '%s\n' "$ERR" | head -c 600 | head -n 5 | sed 's/^/    stderr: /' >&2
-        # The next case must start clean.
-        acl_default
-    fi
-    PROBLEMS=()
-}
+# A failed case may have left a bad config behind (see verdict in lib.sh).
+on_failure() { acl_default; }
 common() {
     [ "$RC" = 0 ] || problem "caller exit $RC (124: timeout, a hang)"
     [ "$(field timeout)" = 0 ] || problem "helper hung"

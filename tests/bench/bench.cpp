@@ -361,6 +361,8 @@ struct Spawn {
     int status = 0;
     ssize_t bytes = 0;
     int fds = 0;
+    long faults = 0;  // the child's minor page faults, fork to exit
+    double cpu_ms = 0;  // the child's user + system time
 };
 
 // Formats "--fd=N" without allocating: this runs in the forked child.
@@ -412,10 +414,14 @@ Spawn spawn(const std::string& helper, const std::string& br_arg) {
     const int recv_errno = errno;
     ::close(sv[0]);
     int status = 0;
-    while (::waitpid(pid, &status, 0) != pid) {
+    rusage ru{};
+    while (::wait4(pid, &status, 0, &ru) != pid) {
     }
     s.ms = now_ms() - t0;
     s.status = status;
+    s.faults = ru.ru_minflt;
+    s.cpu_ms = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+               static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
     s.bytes = n < 0 ? -recv_errno : n;
     // QEMU takes the first fd; any extra one would be a leak into QEMU.
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n > 0 && c; c = CMSG_NXTHDR(&msg, c)) {
@@ -470,7 +476,7 @@ struct Subject {
     std::string label;
     Kind kind;
     std::string path;
-    std::vector<double> spawn_ms, close_ms, setiff_ms, setlink_ms;
+    std::vector<double> spawn_ms, close_ms, setiff_ms, setlink_ms, faults, cpu_ms;
     // A bridge of its own, for tapgate with tapgate.conf's lab features on
     // (quota lock and count, port flags, audit line): its settings apply to
     // that bridge only, so the plain rows stay plain.
@@ -485,18 +491,29 @@ std::string fmt2(double v) {
 
 void print_header(const char* title) {
     std::printf("\n%s\n", title);
-    std::printf("  %-44s %5s %8s %8s %8s %9s %7s\n", "", "n", "median", "p90", "p99", "close", "ratio");
-    std::printf("  %-44s %5s %8s %8s %8s %9s %7s\n", "", "", "ms", "ms", "ms", "med ms", "vs ref");
+    std::printf("  %-44s %5s %8s %8s %8s %9s %7s %7s %6s\n", "", "n", "median", "p90", "p99", "close", "ratio",
+                "cpu", "faults");
+    std::printf("  %-44s %5s %8s %8s %8s %9s %7s %7s %6s\n", "", "", "ms", "ms", "ms", "med ms", "vs ref", "med ms",
+                "median");
 }
 
+// cpu and faults: the spawned process's user + system time and its minor
+// page faults (wait4's rusage, fork to exit). On a virtual machine a page
+// fault costs about as much as ten system calls, so they explain much of
+// the difference between two programs' start-up.
 void print_row(const std::string& label, const std::vector<double>& samples, const std::vector<double>& closes,
-               std::optional<double> ref_median) {
+               std::optional<double> ref_median, const Subject* sub = nullptr) {
     Summary s = summarize(samples);
     Summary c = summarize(closes);
     std::string ratio = ref_median && *ref_median > 0 ? fmt2(s.median / *ref_median) : "";
     std::string close = c.n ? fmt2(c.median) : "";
-    std::printf("  %-44s %5zu %8.3f %8.3f %8.3f %9s %7s\n", label.c_str(), s.n, s.median, s.p90, s.p99,
-                close.c_str(), ratio.c_str());
+    std::string cpu, faults;
+    if (sub && !sub->cpu_ms.empty()) {
+        cpu = fmt2(summarize(sub->cpu_ms).median);
+        faults = std::to_string(static_cast<long>(summarize(sub->faults).median));
+    }
+    std::printf("  %-44s %5zu %8.3f %8.3f %8.3f %9s %7s %7s %6s\n", label.c_str(), s.n, s.median, s.p90, s.p99,
+                close.c_str(), ratio.c_str(), cpu.c_str(), faults.c_str());
 }
 
 // ---------------------------------------------------------------------------
@@ -543,6 +560,8 @@ void run_once(Subject& sub, const Bridge& br, const std::string& br_arg, bool re
     s.tap.reset();
     if (!record) return;
     sub.spawn_ms.push_back(s.ms);
+    sub.faults.push_back(static_cast<double>(s.faults));
+    sub.cpu_ms.push_back(s.cpu_ms);
     if (sub.kind == Kind::helper) sub.close_ms.push_back(now_ms() - t);
 }
 
@@ -778,7 +797,7 @@ int profile(const Options& o) {
         std::string path = o.profile.substr(pos, comma - pos);
         const bool noop = path.rfind("noop:", 0) == 0;
         if (noop) path.erase(0, 5);
-        subs.push_back({path, noop ? Kind::exec_noop : Kind::helper, path, {}, {}, {}, {}});
+        subs.push_back({path, noop ? Kind::exec_noop : Kind::helper, path, {}, {}, {}, {}, {}, {}});
         pos = comma + 1;
     }
     const std::string br_arg = "--br=" + br.name;
@@ -787,8 +806,9 @@ int profile(const Options& o) {
             for (int i = done; i < std::min(o.count, done + o.batch); ++i) run_once(s, br, br_arg, true);
     for (const Subject& s : subs) {
         Summary sum = summarize(s.spawn_ms);
-        std::printf("%-60s %5zu spawns, median %7.3f ms, p90 %7.3f ms\n", s.label.c_str(), sum.n, sum.median,
-                    sum.p90);
+        std::printf("%-60s %5zu spawns, median %7.3f ms, p90 %7.3f ms, cpu %6.3f ms, %4.0f page faults\n",
+                    s.label.c_str(), sum.n, sum.median, sum.p90, summarize(s.cpu_ms).median,
+                    summarize(s.faults).median);
     }
     return 0;
 }
@@ -806,15 +826,15 @@ int run(int argc, char** argv) {
     if (!bridge_ports(br0.name).empty() || !bridge_ports(brk.name).empty())
         throw Failure("the bridges must start without ports");
 
-    Subject tg{"tapgate", Kind::helper, o.tapgate, {}, {}, {}, {}};
-    Subject ref{"qemu-bridge-helper (reference)", Kind::helper, o.reference, {}, {}, {}, {}};
-    Subject kern{"floor: kernel work in-process", Kind::in_process, {}, {}, {}, {}, {}};
-    Subject st{"floor: exec static no-op", Kind::exec_noop, o.noop_static, {}, {}, {}, {}};
-    Subject dyn{"floor: exec dynamic no-op (libc only)", Kind::exec_noop, o.noop_dynamic, {}, {}, {}, {}};
-    Subject libs{"exec no-op with tapgate's libs, 4755", Kind::exec_noop, o.noop_libs, {}, {}, {}, {}};
+    Subject tg{"tapgate", Kind::helper, o.tapgate, {}, {}, {}, {}, {}, {}};
+    Subject ref{"qemu-bridge-helper (reference)", Kind::helper, o.reference, {}, {}, {}, {}, {}, {}};
+    Subject kern{"floor: kernel work in-process", Kind::in_process, {}, {}, {}, {}, {}, {}, {}};
+    Subject st{"floor: exec static no-op", Kind::exec_noop, o.noop_static, {}, {}, {}, {}, {}, {}};
+    Subject dyn{"floor: exec dynamic no-op (libc only)", Kind::exec_noop, o.noop_dynamic, {}, {}, {}, {}, {}, {}};
+    Subject libs{"exec no-op with tapgate's libs, 4755", Kind::exec_noop, o.noop_libs, {}, {}, {}, {}, {}, {}};
 
     std::optional<Bridge> brlab;
-    Subject lab{"tapgate, lab features on (quota, flags, audit)", Kind::helper, o.tapgate, {}, {}, {}, {}};
+    Subject lab{"tapgate, lab features on (quota, flags, audit)", Kind::helper, o.tapgate, {}, {}, {}, {}, {}, {}};
     std::vector<Subject*> zero{&tg, &ref, &kern};
     if (!o.lab_bridge.empty()) {
         brlab = find_bridge(o.lab_bridge);
@@ -842,9 +862,9 @@ int run(int argc, char** argv) {
     const std::size_t on_bridge = bridge_ports(brk.name).size();
     if (on_bridge != static_cast<std::size_t>(o.ports))
         throw Failure("expected " + std::to_string(o.ports) + " ports, found " + std::to_string(on_bridge));
-    Subject tgk{tg.label, tg.kind, tg.path, {}, {}, {}, {}};
-    Subject refk{ref.label, ref.kind, ref.path, {}, {}, {}, {}};
-    Subject kernk{kern.label, kern.kind, kern.path, {}, {}, {}, {}};
+    Subject tgk{tg.label, tg.kind, tg.path, {}, {}, {}, {}, {}, {}};
+    Subject refk{ref.label, ref.kind, ref.path, {}, {}, {}, {}, {}, {}};
+    Subject kernk{kern.label, kern.kind, kern.path, {}, {}, {}, {}, {}, {}};
     run_series("1000 ports", {&tgk, &refk, &kernk}, brk, o);
     remove_ports(brk.name);
     held.clear();
@@ -859,19 +879,19 @@ int run(int argc, char** argv) {
     auto section = [](const char* title, Subject& t, Subject& rf, Subject& k, std::vector<Subject*> extra) {
         print_header(title);
         const double rm = summarize(rf.spawn_ms).median;
-        print_row(t.label, t.spawn_ms, t.close_ms, rm);
-        print_row(rf.label, rf.spawn_ms, rf.close_ms, std::nullopt);
+        print_row(t.label, t.spawn_ms, t.close_ms, rm, &t);
+        print_row(rf.label, rf.spawn_ms, rf.close_ms, std::nullopt, &rf);
         print_row(k.label, k.spawn_ms, k.close_ms, rm);
         print_row("  of which open + TUNSETIFF tap%d", k.setiff_ms, {}, std::nullopt);
         print_row("  of which RTM_SETLINK mtu+mac+master+up", k.setlink_ms, {}, std::nullopt);
-        for (Subject* s : extra) print_row(s->label, s->spawn_ms, {}, rm);
+        for (Subject* s : extra) print_row(s->label, s->spawn_ms, {}, rm, s);
     };
     std::vector<Subject*> floors;
     for (Subject* s : {&st, &dyn, &libs})
         if (!s->path.empty()) floors.push_back(s);
     section("0 ports on the bridge", tg, ref, kern, floors);
     if (lab.own_bridge) {
-        print_row(lab.label, lab.spawn_ms, lab.close_ms, summarize(ref.spawn_ms).median);
+        print_row(lab.label, lab.spawn_ms, lab.close_ms, summarize(ref.spawn_ms).median, &lab);
         const double plain = summarize(tg.spawn_ms).median;
         std::printf("  %-44s %+.1f%% (median, against tapgate without them)\n", "lab features cost",
                     plain > 0 ? 100.0 * (summarize(lab.spawn_ms).median / plain - 1.0) : 0.0);

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
+#include <memory>
 
 #include "acl.hpp"
 #include "bridge.hpp"
@@ -58,7 +58,7 @@ int explain(const std::string& bridge) {
     identity::NssDirectory directory;
     const acl::Policy policy = acl::load(source, TAPGATE_ACL_FILE, &directory);
     const settings::Settings conf = settings::load(source, TAPGATE_SETTINGS_FILE, directory);
-    const acl::Caller caller = identity::lookup(::getuid());
+    const acl::Caller caller = identity::lookup_all_groups(::getuid());
 
     std::string groups;
     for (auto gid : caller.gids) {
@@ -115,10 +115,13 @@ int explain(const std::string& bridge) {
 namespace {
 
 std::string persistence(const std::string& tap) {
-    // tun_flags in sysfs: IFF_PERSIST is 0x0800.
-    std::ifstream f("/sys/class/net/" + tap + "/tun_flags");
+    // tun_flags in sysfs: IFF_PERSIST is 0x0800. Read with stdio, not
+    // <fstream>: iostreams would bring libstdc++'s locale set-up into the
+    // start of every run of the helper.
+    const std::string path = "/sys/class/net/" + tap + "/tun_flags";
+    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "re"), &std::fclose);
     unsigned long flags = 0;
-    if (!(f >> std::hex >> flags)) return "?";
+    if (!f || std::fscanf(f.get(), "%lx", &flags) != 1) return "?";
     return (flags & 0x0800) ? "yes" : "no";
 }
 

@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <pwd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -32,6 +33,21 @@ bool nss_get(Fn fn, Entry& entry, std::vector<char>& buf, const std::string& wha
     }
 }
 
+std::vector<std::uint32_t> group_list(const passwd& pw) {
+    std::vector<gid_t> list(64);
+    for (;;) {
+        int n = static_cast<int>(list.size());
+        if (::getgrouplist(pw.pw_name, pw.pw_gid, list.data(), &n) >= 0) {
+            list.resize(static_cast<std::size_t>(n));
+            break;
+        }
+        if (n <= static_cast<int>(list.size()))
+            throw Error("cannot list the groups of " + std::string(pw.pw_name));
+        list.resize(static_cast<std::size_t>(n));
+    }
+    return {list.begin(), list.end()};
+}
+
 }  // namespace
 
 std::optional<std::uint32_t> NssDirectory::user_id(const std::string& name) {
@@ -51,10 +67,15 @@ std::optional<std::uint32_t> NssDirectory::group_id(const std::string& name) {
         return ::getgrnam_r(name.c_str(), g, b, n, r);
     };
     if (!nss_get(fn, gr, buf, "group " + acl::printable(name))) return std::nullopt;
+    std::vector<std::string>& members = members_[gr.gr_gid];
+    for (char** m = gr.gr_mem; m && *m; ++m) members.emplace_back(*m);
     return gr.gr_gid;
 }
 
-acl::Caller lookup(uid_t uid, bool groups_too) {
+namespace {
+
+// groups: null for the name alone; all_groups: every group, for --explain.
+acl::Caller resolve(uid_t uid, const NssDirectory* groups, bool all_groups) {
     acl::Caller caller;
     caller.uid = uid;
     passwd pw{};
@@ -64,19 +85,34 @@ acl::Caller lookup(uid_t uid, bool groups_too) {
     };
     if (!nss_get(fn, pw, buf, "uid " + std::to_string(uid))) return caller;
     caller.name = pw.pw_name;
-    if (!groups_too) return caller;
-    std::vector<gid_t> groups(64);
-    for (;;) {
-        int n = static_cast<int>(groups.size());
-        if (::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) >= 0) {
-            groups.resize(static_cast<std::size_t>(n));
+    if (all_groups) {
+        caller.gids = group_list(pw);
+        return caller;
+    }
+    if (!groups) return caller;
+    // The groups the rules and sections name were looked up while the files
+    // were read, members and all. When each of them lists the caller (or is
+    // its primary group) that answers every question the policy can ask.
+    // Otherwise getgrouplist() must decide: some databases (SSSD with
+    // ignore_group_members, nested LDAP groups) know memberships only that
+    // way, and it asks every service in nsswitch.conf (with "systemd",
+    // loading libnss_systemd), which costs more than the whole request.
+    caller.gids.push_back(pw.pw_gid);
+    for (const auto& [gid, members] : groups->members()) {
+        if (gid == pw.pw_gid) continue;
+        if (std::find(members.begin(), members.end(), caller.name) == members.end()) {
+            caller.gids = group_list(pw);
             break;
         }
-        if (n <= static_cast<int>(groups.size())) throw Error("cannot list the groups of " + caller.name);
-        groups.resize(static_cast<std::size_t>(n));
+        caller.gids.push_back(gid);
     }
-    caller.gids.assign(groups.begin(), groups.end());
     return caller;
 }
+
+}  // namespace
+
+acl::Caller lookup(uid_t uid, const NssDirectory* groups) { return resolve(uid, groups, false); }
+
+acl::Caller lookup_all_groups(uid_t uid) { return resolve(uid, nullptr, true); }
 
 }  // namespace tapgate::identity

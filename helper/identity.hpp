@@ -3,24 +3,36 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
 #include "acl.hpp"
 
 namespace tapgate::identity {
 
-// Resolves the user and group names of bridge.conf rules.
+// Resolves the user and group names of bridge.conf rules and tapgate.conf
+// sections, and keeps the member lists of the groups it resolved.
 class NssDirectory final : public acl::Directory {
 public:
     std::optional<std::uint32_t> user_id(const std::string& name) override;
     std::optional<std::uint32_t> group_id(const std::string& name) override;
+    const std::map<std::uint32_t, std::vector<std::string>>& members() const { return members_; }
+
+private:
+    std::map<std::uint32_t, std::vector<std::string>> members_;
 };
 
-// The caller's name and group memberships as the user database records
-// them for `uid` (primary group and getgrouplist()). A uid without a
-// passwd entry gives a Caller with no name and no groups: user and group
-// rules then do not apply to it. Throws tapgate::Error if the database
-// cannot be asked.
-// With `groups` false only the name is looked up (for the audit log), not
-// the memberships.
-acl::Caller lookup(uid_t uid, bool groups = true);
+// The caller's name and, with `groups`, its group memberships as the user
+// database records them for `uid`: its primary group and every group
+// `groups` resolved that it belongs to (all of getgrouplist() when a member
+// list alone cannot tell). A uid without a passwd entry gives a Caller with
+// no name and no groups: user and group rules then do not apply to it.
+// Throws tapgate::Error if the database cannot be asked.
+// Without `groups` only the name is looked up (for the audit log).
+acl::Caller lookup(uid_t uid, const NssDirectory* groups = nullptr);
+// The name and every group getgrouplist() gives (for --explain).
+acl::Caller lookup_all_groups(uid_t uid);
 
 }  // namespace tapgate::identity

@@ -53,7 +53,7 @@ void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& r
     // The user database is asked for group memberships only when a rule
     // or a settings section names users or groups.
     const bool groups = policy.qualified || settings::needs_caller(conf, *opt.bridge);
-    const acl::Caller caller = identity::lookup(::getuid(), groups);
+    const acl::Caller caller = identity::lookup(::getuid(), groups ? &directory : nullptr);
     rec.user = caller.name;
     if (!conf.ok())
         throw Error("settings error: " + conf.errors.front().str() +

@@ -46,6 +46,16 @@ verdict "a user deny before two allows still wins"
 pol_spawn tgalice -- "$H"; expect_grant
 verdict "... and does not touch other members of the group"
 
+# Several groups: membership of each is taken from its member list when that
+# shows it, and from getgrouplist() for the rest. tgalice is listed in tglab
+# but not in tgbob's primary group, tgbob is listed in tglab and has tgbob
+# as its primary group, tguser is in neither.
+tg_acl "deny br0 group $TG_BOB" "allow br0 group tglab"
+pol_spawn tgalice -- "$H"; expect_grant
+pol_spawn tgbob -- "$H"; expect_refusal "denied by $A:1 (deny br0 group $TG_BOB)"
+pol_spawn tguser -- "$H"; expect_refusal "denied: no rule in $A allows it"
+verdict "deny br0 group tgbob + allow br0 group tglab: each member judged on both groups"
+
 # A user rule is for that user only; a user list names several.
 tg_acl "allow br0 user tguser,tgbob"
 pol_spawn tguser -- "$H"; expect_grant

@@ -17,7 +17,8 @@ namespace {
 // too small (large LDAP groups).
 template <typename Entry, typename Fn>
 bool nss_get(Fn fn, Entry& entry, std::vector<char>& buf, const std::string& what) {
-    buf.resize(4096);
+    // sysconf(_SC_GETPW_R_SIZE_MAX) is 1024 on glibc; ERANGE grows it.
+    buf.resize(1024);
     for (;;) {
         Entry* result = nullptr;
         int rc = fn(&entry, buf.data(), buf.size(), &result);

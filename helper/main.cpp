@@ -53,7 +53,7 @@ void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& r
     // The user database is asked for group memberships only when a rule
     // or a settings section names users or groups.
     const bool groups = policy.qualified || settings::needs_caller(conf, *opt.bridge);
-    const acl::Caller caller = identity::lookup(::getuid(), groups ? &directory : nullptr);
+    const acl::Caller caller = identity::lookup(rec.uid, groups ? &directory : nullptr);
     rec.user = caller.name;
     if (!conf.ok())
         throw Error("settings error: " + conf.errors.front().str() +
@@ -74,8 +74,8 @@ void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& r
     // one user cannot both see room for one more tap.
     std::optional<quota::UserLock> held;
     if (eff.port.quota) {
-        held.emplace(lock.get(), ::getuid());
-        unsigned n = quota::count(nl, ::getuid(), br.ifindex);
+        held.emplace(lock.get(), rec.uid);
+        unsigned n = quota::count(nl, rec.uid, br.ifindex);
         const std::string who = caller.name.empty() ? "uid " + std::to_string(caller.uid) : caller.name;
         const std::string where = " (" + eff.origin.at("quota").str() + ")";
         if (*eff.port.quota == 0)
@@ -89,7 +89,7 @@ void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& r
     tap::Tap tap = tap::create(settings::expand_name(eff.name_template(), caller), opt.use_vnet);
     rec.tap = tap.name;
     fault::point("after-tap");
-    const int index = bridge::attach(nl, br, tap.name, quota::alias_for(::getuid(), rec.vlan), !more);
+    const int index = bridge::attach(nl, br, tap.name, quota::alias_for(rec.uid, rec.vlan), !more);
     held.reset();
     if (more) {
         port::configure(nl, index, br.name, eff.port);

@@ -1,6 +1,7 @@
 #include "process.hpp"
 
 #include <fcntl.h>
+#include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,9 @@
 namespace tapgate::process {
 
 void ensure_standard_fds() {
+    // Setuid or file capabilities (AT_SECURE): glibc has already reopened
+    // closed standard fds before main(), on /dev/full and /dev/null.
+    if (::getauxval(AT_SECURE)) return;
     for (int fd = 0; fd <= 2; ++fd) {
         if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
         // open() returns the lowest free fd, which is this one.

@@ -831,7 +831,7 @@ int run(int argc, char** argv) {
     Subject kern{"floor: kernel work in-process", Kind::in_process, {}, {}, {}, {}, {}, {}, {}};
     Subject st{"floor: exec static no-op", Kind::exec_noop, o.noop_static, {}, {}, {}, {}, {}, {}};
     Subject dyn{"floor: exec dynamic no-op (libc only)", Kind::exec_noop, o.noop_dynamic, {}, {}, {}, {}, {}, {}};
-    Subject libs{"exec no-op with tapgate's libs, 4755", Kind::exec_noop, o.noop_libs, {}, {}, {}, {}, {}, {}};
+    Subject libs{"no-op with tapgate's libs as .so, 4755", Kind::exec_noop, o.noop_libs, {}, {}, {}, {}, {}, {}};
 
     std::optional<Bridge> brlab;
     Subject lab{"tapgate, lab features on (quota, flags, audit)", Kind::helper, o.tapgate, {}, {}, {}, {}, {}, {}};

@@ -7,7 +7,9 @@
 #      ld.so ignores LD_DEBUG in a setuid process);
 #   3. libraries loaded, their constructors and relocations;
 #   4. perf samples per DSO and the top symbols (system-wide cpu-clock,
-#      filtered to the helper's command name), if perf is installed.
+#      filtered to the helper's command name), if perf is installed;
+#   5. page faults per run by mapping (libc text, heap, ...) and by the
+#      function that took them (perf page-faults -d), if perf is installed.
 # Needs root. Builds like run.sh.
 #
 #   bash tests/bench/profile.sh [BUILDDIR] [--count=N]
@@ -113,5 +115,51 @@ if command -v perf >/dev/null; then
                 for (k in sym) printf "  %5.1f%%  %s\n", 100 * sym[k] / total, k | "sort -rn | head -12"
                 close("sort -rn | head -12")
             }'
+    done
+fi
+
+if command -v perf >/dev/null && command -v python3 >/dev/null; then
+    echo
+    echo "== 5. page faults per run, by mapping and by the function that took them (20 runs each)"
+    echo "   (on a virtual machine each costs about as much as ten system calls)"
+    for h in "${helpers[@]}"; do
+        n=$(basename "$h")
+        perf record -q -e page-faults -c 1 -d -a -o "$out/$n.faults" -- \
+            setpriv --reuid="$TG_USER" --regid="$TG_USER" --init-groups \
+            "$bench" --bridge=tgbench0 --profile="$h" --count=20 >/dev/null 2>&1
+        perf script -i "$out/$n.faults" --show-mmap-events -F comm,pid,ip,sym,dso,addr 2>/dev/null |
+            python3 -c '
+import collections, re, sys
+comm = sys.argv[1][:15]
+maps = collections.defaultdict(list)
+faults = collections.defaultdict(list)
+mmap = re.compile(r"\s*\S+\s+(\d+)\s+PERF_RECORD_MMAP2 \S+ \[0x([0-9a-f]+)\(0x([0-9a-f]+)\).*\]: (\S+) (.*)$")
+fault = re.compile(r"\s*(\S+)\s+(\d+)\s+([0-9a-f]+) .*?\s+[0-9a-f]+ (\S+) \(.*\)\s*$")
+for line in sys.stdin:
+    m = mmap.match(line)
+    if m:
+        pid, start, length, prot, name = m.groups()
+        start = int(start, 16)
+        maps[int(pid)].append((start, start + int(length, 16), name.split("/")[-1] + " " + prot))
+        continue
+    m = fault.match(line)
+    if m and m.group(1) == comm:
+        faults[int(m.group(2))].append((int(m.group(3), 16), m.group(4)))
+runs = [p for p in faults if len(faults[p]) > 5]
+if not runs:
+    sys.exit(0)
+where, who = collections.Counter(), collections.Counter()
+for p in runs:
+    for addr, sym in faults[p]:
+        region = next((name for lo, hi, name in reversed(maps[p]) if lo <= addr < hi), "?")
+        where[region] += 1
+        who[sym] += 1
+print("%s: %.0f page faults per run after execve" % (comm, sum(where.values()) / len(runs)))
+for k, v in where.most_common(8):
+    print("  %5.1f  %s" % (v / len(runs), k))
+print("  by function:")
+for k, v in who.most_common(8):
+    print("  %5.1f  %s" % (v / len(runs), k))
+' "$n"
     done
 fi

@@ -2,7 +2,7 @@
 # tapgate --check, --help, --version: output, exit status, and that --check
 # reads files as the caller, never with the setuid binary's privilege.
 . "$TAPGATE_SOURCE_ROOT/tests/lib/ns.sh"
-[ "$(id -u)" -eq 0 ] || { echo "needs root"; exit 77; }
+tg_require_root
 tg_isolate "$@"
 
 bin=$TAPGATE_BUILD_ROOT/helper/tapgate

@@ -11,10 +11,7 @@
 # TG_HEXEC; HELPER overrides the binary under test.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/ns.sh"
-if [ "$(id -u)" != 0 ]; then
-    echo "SKIP: needs root (network namespaces, setuid copies)"
-    exit 77
-fi
+tg_require_root
 tg_isolate "$@"
 
 . "$here/../hostile/lib.sh"

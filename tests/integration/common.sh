@@ -25,10 +25,7 @@ tgi_cleanup() {
 # tgi_start [monitor]: checks, cleanup on exit, and (with "monitor") the
 # watch for interfaces created during a case.
 tgi_start() {
-    if [ "$(id -u)" != 0 ]; then
-        echo "SKIP: needs root (network namespaces, setuid copies)"
-        exit 77
-    fi
+    tg_require_root
     if [ -z "${TG_SPAWN:-}" ] || [ ! -x "$TG_SPAWN" ]; then
         echo "TG_SPAWN not set or not executable (run through meson test)" >&2
         exit 1

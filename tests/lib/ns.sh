@@ -15,6 +15,14 @@ TG_ALICE=tgalice    TG_ALICE_UID=4243
 TG_BOB=tgbob        TG_BOB_UID=4244
 TG_LAB=tglab        TG_LAB_GID=4250   # members: tgalice, tgbob
 
+# Every test that makes namespaces or setuid copies needs root; without it
+# the test is skipped (exit 77), not failed.
+tg_require_root() {
+    [ "$(id -u)" = 0 ] && return 0
+    echo "SKIP: needs root (network namespaces, setuid copies)"
+    exit 77
+}
+
 tg_isolate() {
     if [ -z "${TG_ISOLATED:-}" ]; then
         local holder rc

@@ -13,10 +13,7 @@ pol_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # pol_start "$@": skip unless root, re-run in namespaces, set H (the setuid
 # copy) and the common.sh helpers up, and make one bridge br0.
 pol_start() {
-    if [ "$(id -u)" != 0 ]; then
-        echo "SKIP: needs root (network namespaces, setuid copies)"
-        exit 77
-    fi
+    tg_require_root
     tg_isolate "$@"
     . "$pol_here/../integration/common.sh"
     tgi_start

@@ -6,8 +6,8 @@
 # -netdev bridge, -netdev tap,helper= (br0 implied), QEMU's `sh -c` form with
 # the user's own options, and a refusal. Needs root (exit 77 otherwise).
 here=$(cd "$(dirname "$0")" && pwd)
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root (namespaces, setuid copies)"; exit 77; fi
 . "$here/../lib/ns.sh"
+tg_require_root
 tg_isolate "$@"
 . "$here/lib.sh"
 tgq_pick_helper

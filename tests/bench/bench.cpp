@@ -59,6 +59,8 @@
 #include <string_view>
 #include <vector>
 
+#include "../tools/recv_fds.hpp"
+
 extern char** environ;
 
 namespace {
@@ -399,19 +401,8 @@ Spawn spawn(const std::string& helper, const std::string& br_arg) {
         ::_exit(127);
     }
     ::close(sv[1]);
-    char byte = 0;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n;
-    do {
-        n = ::recvmsg(sv[0], &msg, 0);
-    } while (n < 0 && errno == EINTR);
-    const int recv_errno = errno;
+    // Flags 0: no MSG_CMSG_CLOEXEC; the fds are closed here after the checks.
+    tgtest::Received got = tgtest::receive_fds(sv[0], 0);
     ::close(sv[0]);
     int status = 0;
     rusage ru{};
@@ -422,17 +413,11 @@ Spawn spawn(const std::string& helper, const std::string& br_arg) {
     s.faults = ru.ru_minflt;
     s.cpu_ms = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
                static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-    s.bytes = n < 0 ? -recv_errno : n;
+    s.bytes = got.bytes < 0 ? -got.error : got.bytes;
     // QEMU takes the first fd; any extra one would be a leak into QEMU.
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n > 0 && c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (std::size_t i = 0; i < count; ++i) {
-            int fd;
-            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            if (s.fds++ == 0) s.tap.reset(fd);
-            else ::close(fd);
-        }
+    for (int fd : got.fds) {
+        if (s.fds++ == 0) s.tap.reset(fd);
+        else ::close(fd);
     }
     return s;
 }

@@ -39,6 +39,8 @@
 #include <string>
 #include <vector>
 
+#include "../tools/recv_fds.hpp"
+
 extern char** environ;
 
 namespace {
@@ -150,25 +152,7 @@ int main(int argc, char** argv) {
             // One recvmsg as soon as something is there, as QEMU does.
             pollfd p{sv[0], POLLIN, 0};
             if (::poll(&p, 1, 0) > 0) {
-                char byte;
-                iovec iov{&byte, 1};
-                alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
-                msghdr msg{};
-                msg.msg_iov = &iov;
-                msg.msg_iovlen = 1;
-                msg.msg_control = control;
-                msg.msg_controllen = sizeof control;
-                if (::recvmsg(sv[0], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) >= 0) {
-                    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-                        if (c->cmsg_type != SCM_RIGHTS) continue;
-                        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                        for (size_t k = 0; k < n; ++k) {
-                            int fd;
-                            std::memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
-                            fds.push_back(fd);
-                        }
-                    }
-                }
+                fds = tgtest::receive_fds(sv[0], MSG_DONTWAIT | MSG_CMSG_CLOEXEC).fds;
                 received = true;
             }
         }

@@ -36,6 +36,8 @@
 #include <string_view>
 #include <vector>
 
+#include "recv_fds.hpp"
+
 namespace {
 
 [[noreturn]] void die(const std::string& msg) {
@@ -301,38 +303,18 @@ struct Received {
     std::vector<int> fds;
 };
 
-// One recvmsg, as QEMU does. Room for several fds, so that a helper sending
-// more than one is seen.
+// One recvmsg, as QEMU does (tests/tools/recv_fds.hpp).
 Received receive_once(int sock, bool nonblocking) {
     Received r;
-    char byte[16];
-    iovec iov{byte, sizeof byte};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n;
-    do {
-        n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | (nonblocking ? MSG_DONTWAIT : 0));
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        r.recv = (errno == EAGAIN || errno == EWOULDBLOCK) ? "none" : std::string("error:") + std::to_string(errno);
+    const tgtest::Received got = tgtest::receive_fds(sock, MSG_CMSG_CLOEXEC | (nonblocking ? MSG_DONTWAIT : 0));
+    if (got.bytes < 0) {
+        r.recv = (got.error == EAGAIN || got.error == EWOULDBLOCK) ? "none" : "error:" + std::to_string(got.error);
         return r;
     }
-    r.bytes = n;
-    r.recv = n == 0 ? "eof" : "ok";
-    for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
-        std::size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (std::size_t k = 0; k < count; ++k) {
-            int fd;
-            std::memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof fd);
-            r.fds.push_back(fd);
-        }
-    }
-    if (msg.msg_flags & MSG_CTRUNC) r.recv += ",ctrunc";
+    r.bytes = got.bytes;
+    r.recv = got.bytes == 0 ? "eof" : "ok";
+    r.fds = got.fds;
+    if (got.ctrunc) r.recv += ",ctrunc";
     return r;
 }
 

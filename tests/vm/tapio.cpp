@@ -39,6 +39,8 @@
 #include <utility>
 #include <vector>
 
+#include "../tools/recv_fds.hpp"
+
 namespace {
 
 [[noreturn]] void die(const std::string& msg, int code = 2) {
@@ -108,21 +110,12 @@ int obtain(const std::string& helper, const std::string& bridge, bool vnet, int 
     int fd = -1;
     int pr = ::poll(&p, 1, timeout * 1000);
     if (pr > 0) {
-        char byte;
-        iovec iov{&byte, 1};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        ssize_t n;
-        do n = ::recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
-        for (cmsghdr* c = n > 0 ? CMSG_FIRSTHDR(&msg) : nullptr; c; c = CMSG_NXTHDR(&msg, c))
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-                c->cmsg_len == CMSG_LEN(sizeof(int)))
-                std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        tgtest::Received got = tgtest::receive_fds(sv[0], MSG_CMSG_CLOEXEC);
+        // QEMU uses the first fd; a second one would only leak.
+        for (std::size_t i = 0; i < got.fds.size(); ++i) {
+            if (i == 0 && got.bytes > 0) fd = got.fds[i];
+            else ::close(got.fds[i]);
+        }
     } else {
         ::kill(pid, SIGKILL);
     }

@@ -9,47 +9,21 @@
 here=$(cd "$(dirname "$0")" && pwd)
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (namespaces, setuid copies)"
+. "$here/../lib/guest.sh"
 # busybox-static installs a static /bin/busybox; the guest has no libc.
-busybox=/bin/busybox
-if [ ! -x "$busybox" ] || ! ldd "$busybox" 2>&1 | grep -q 'not a dynamic executable'; then
-    skip "no static /bin/busybox (apt-get install busybox-static)"
-fi
-kver=
-for k in $(printf '%s\n' /boot/vmlinuz-* | sort -V -r); do
-    v=${k#/boot/vmlinuz-}
-    if [ -f "/lib/modules/$v/modules.dep" ]; then kver=$v; break; fi
-done
-[ -n "$kver" ] || skip "no kernel with modules in /boot (apt-get install linux-image-amd64)"
+guest_have_busybox || skip "no static /bin/busybox (apt-get install busybox-static)"
+guest_find_kernel || skip "no kernel with modules in /boot (apt-get install linux-image-amd64)"
 
 . "$here/../lib/ns.sh"
 tg_isolate "$@"
 . "$here/lib.sh"
 tgq_pick_helper
 echo "guest kernel: $kver"
-t0=${EPOCHREALTIME/./}
-elapsed() { echo "$(( (${EPOCHREALTIME/./} - t0) / 1000 )) ms"; }
+guest_start_clock
+elapsed() { guest_ms; }
 
 # --- guest kernel: an ELF vmlinux, cached in the build tree ---------------
-# Unpacking takes seconds; the cache key includes the bzImage's size and
-# mtime so a reinstalled kernel of the same version is picked up.
-vmlinuz=/boot/vmlinuz-$kver
-key=$kver-$(stat -c '%s-%Y' "$vmlinuz")
-cache=${TAPGATE_BUILD_ROOT:+$TAPGATE_BUILD_ROOT/tests/qemu/guest}
-[ -n "$cache" ] || cache=$TG_ROOT/scratch
-vmlinux=$cache/vmlinux-$key
-if [ -f "$vmlinux" ]; then
-    :
-elif mkdir -p "$cache" &&
-        "$TGQ_PY" "$here/extract_vmlinux.py" "$vmlinuz" "$vmlinux.tmp.$$"; then
-    mv "$vmlinux.tmp.$$" "$vmlinux"
-    for f in "$cache"/vmlinux-*; do   # older kernels' (not others' .tmp files)
-        case $f in "$vmlinux"|*.tmp.*) ;; *) rm -f "$f" ;; esac
-    done
-else
-    rm -f "$vmlinux.tmp.$$"
-    echo "note: could not unpack $vmlinuz; booting it as it is (slower)"
-    vmlinux=$vmlinuz
-fi
+guest_kernel "${TAPGATE_BUILD_ROOT:+$TAPGATE_BUILD_ROOT/tests/qemu/guest}"
 # QEMU runs as the test user: it must be able to read the kernel.
 if ! tg_as "$TG_USER" test -r "$vmlinux"; then
     cp "$vmlinux" "$TGQ_RUN/vmlinux"
@@ -58,55 +32,16 @@ fi
 echo "kernel ready ($(elapsed))"
 
 # --- initramfs: busybox, /init, the virtio-net modules --------------------
-moddir=/lib/modules/$kver
 stage=$TG_ROOT/scratch/initramfs
 mkdir -p "$stage/bin" "$stage/dev" "$stage/modules"
 cp "$busybox" "$stage/bin/busybox"
 install -m 0755 "$here/guest-init.sh" "$stage/init"
 mknod -m 0600 "$stage/dev/console" c 5 1
 
-# Load order for the modules behind virtio-pci and virtio-net, from
-# modules.dep (each line lists dependencies so that loading them from last
-# to first works); built-in ones are left out.
-order=()
-want_module() {  # NAME
-    local line path deps d i
-    line=$(grep -E "/$1\.ko(\.[a-z]+)?:" "$moddir/modules.dep")
-    if [ -z "$line" ]; then
-        grep -qE "/$1\.ko\$" "$moddir/modules.builtin" && return 0
-        echo "module $1 is neither in modules.dep nor built in" >&2
-        return 1
-    fi
-    path=${line%%:*}
-    read -r -a deps <<<"${line#*:}"
-    for (( i = ${#deps[@]} - 1; i >= 0; i-- )); do
-        d=$(basename "${deps[i]}")
-        add_module "${d%%.ko*}" "$moddir/${deps[i]}" || return 1
-    done
-    add_module "$1" "$moddir/$path"
-}
-add_module() {  # NAME PATH: copy (decompressed) into the initramfs, once
-    local m
-    for m in "${order[@]}"; do [ "$m" = "$1" ] && return 0; done
-    case $2 in
-        *.ko) cp "$2" "$stage/modules/$1.ko" ;;
-        *.ko.xz) "$busybox" xzcat "$2" > "$stage/modules/$1.ko" ;;
-        *.ko.gz) "$busybox" zcat "$2" > "$stage/modules/$1.ko" ;;
-        *.ko.zst) zstd -dcq "$2" > "$stage/modules/$1.ko" ;;
-        *) echo "unknown module format: $2" >&2; return 1 ;;
-    esac || return 1
-    order+=("$1")
-}
-if ! want_module virtio_pci || ! want_module virtio_net; then
-    tg_fail "could not collect the virtio-net modules of $kver"
-    tg_done
-fi
-printf '%s\n' "${order[@]}" > "$stage/modules/order"
-echo "guest modules: ${order[*]:-(all built in)}"
-initrd=$TGQ_RUN/initrd.cpio
-( cd "$stage" && find . | "$busybox" cpio -o -H newc -R 0:0 ) > "$initrd" 2>/dev/null
+guest_modules virtio_pci virtio_net
+# QEMU runs as the test user: the initramfs must be readable by it.
+guest_pack "$TGQ_RUN/initrd.cpio"
 chmod 0644 "$initrd"
-echo "initramfs ready ($(elapsed))"
 
 # --- the network and the guests -------------------------------------------
 tg_bridge br0

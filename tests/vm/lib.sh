@@ -19,6 +19,8 @@
 # binary to test), QEMU, PYTHON, TG_VM_TIMEOUT (the guest's budget, s).
 # With CI set, a missing prerequisite is a failure instead of a skip.
 
+. "$here/../lib/guest.sh"
+
 missing() {
     if [ -n "${CI:-}" ]; then
         echo "FAIL: $* (CI is set: this test must run)" >&2
@@ -32,17 +34,8 @@ vm_prereqs() {
     [ "$(id -u)" -eq 0 ] || missing "needs root (namespaces, a root-owned setuid helper in the initramfs)"
     qemu=${QEMU:-qemu-system-x86_64}
     command -v "$qemu" >/dev/null || missing "no $qemu (apt-get install qemu-system-x86)"
-    busybox=/bin/busybox
-    if [ ! -x "$busybox" ] || ! ldd "$busybox" 2>&1 | grep -q 'not a dynamic executable'; then
-        missing "no static /bin/busybox (apt-get install busybox-static)"
-    fi
-    kver=
-    local k v
-    for k in $(printf '%s\n' /boot/vmlinuz-* | sort -V -r); do
-        v=${k#/boot/vmlinuz-}
-        if [ -f "/lib/modules/$v/modules.dep" ]; then kver=$v; break; fi
-    done
-    [ -n "$kver" ] || missing "no kernel with modules in /boot (apt-get install linux-image-amd64)"
+    guest_have_busybox || missing "no static /bin/busybox (apt-get install busybox-static)"
+    guest_find_kernel || missing "no kernel with modules in /boot (apt-get install linux-image-amd64)"
     grep -q '^CONFIG_BRIDGE_VLAN_FILTERING=y' "/boot/config-$kver" 2>/dev/null ||
         missing "kernel $kver: no CONFIG_BRIDGE_VLAN_FILTERING=y in /boot/config-$kver"
     build=${TAPGATE_BUILD_ROOT:-}
@@ -55,32 +48,12 @@ vm_prereqs() {
 }
 
 # After tg_isolate.
-vm_start_clock() {
-    t0=${EPOCHREALTIME/./}
-}
-ms() { echo "$(( (${EPOCHREALTIME/./} - t0) / 1000 )) ms"; }
+vm_start_clock() { guest_start_clock; }
+ms() { guest_ms; }
 
-# --- guest kernel: ELF vmlinux (PVH entry, no self-decompression under TCG)
+# --- guest kernel (tests/lib/guest.sh), cached in the build tree -----------
 vm_kernel() {
-    local vmlinuz=/boot/vmlinuz-$kver key cache f
-    key=$kver-$(stat -c '%s-%Y' "$vmlinuz")
-    cache=${build:+$build/tests/vm/guest}
-    [ -n "$cache" ] || cache=$TG_ROOT/scratch
-    vmlinux=$cache/vmlinux-$key
-    # Two tests may unpack at once: each into a file of its own, then mv.
-    if [ -f "$vmlinux" ]; then
-        :
-    elif mkdir -p "$cache" &&
-            "${PYTHON:-python3}" "$here/../qemu/extract_vmlinux.py" "$vmlinuz" "$vmlinux.tmp.$$"; then
-        mv "$vmlinux.tmp.$$" "$vmlinux"
-        for f in "$cache"/vmlinux-*; do   # older kernels' (not others' .tmp files)
-            case $f in "$vmlinux"|*.tmp.*) ;; *) rm -f "$f" ;; esac
-        done
-    else
-        rm -f "$vmlinux.tmp.$$"
-        echo "note: could not unpack $vmlinuz; booting it as it is (slower)"
-        vmlinux=$vmlinuz
-    fi
+    guest_kernel "${build:+$build/tests/vm/guest}"
     echo "kernel ready ($(ms))"
 }
 
@@ -141,58 +114,8 @@ copy_exe() {
     done
 }
 
-# vm_modules NAME...: the modules with their dependencies, in load order,
-# from modules.dep (each line lists what the module needs; loading those
-# from last to first works), listed in /modules/order. Built-in ones are
-# left out.
-vm_modules() {
-    local m
-    moddir=/lib/modules/$kver
-    order=()
-    for m; do
-        if ! want_module "$m"; then
-            tg_fail "could not collect the modules $* of $kver"
-            tg_done
-        fi
-    done
-    printf '%s\n' "${order[@]}" > "$stage/modules/order"
-    echo "guest modules: ${order[*]:-(all built in)}"
-}
-add_module() {  # NAME PATH: copy (decompressed) into the initramfs, once
-    local m
-    for m in "${order[@]}"; do [ "$m" = "$1" ] && return 0; done
-    case $2 in
-        *.ko) cp "$2" "$stage/modules/$1.ko" ;;
-        *.ko.xz) "$busybox" xzcat "$2" > "$stage/modules/$1.ko" ;;
-        *.ko.gz) "$busybox" zcat "$2" > "$stage/modules/$1.ko" ;;
-        *.ko.zst) zstd -dcq "$2" > "$stage/modules/$1.ko" ;;
-        *) echo "unknown module format: $2" >&2; return 1 ;;
-    esac || return 1
-    order+=("$1")
-}
-want_module() {  # NAME
-    local line path deps d i
-    line=$(grep -E "/$1\.ko(\.[a-z]+)?:" "$moddir/modules.dep")
-    if [ -z "$line" ]; then
-        grep -qE "/$1\.ko\$" "$moddir/modules.builtin" && return 0
-        echo "module $1 is neither in modules.dep nor built in" >&2
-        return 1
-    fi
-    path=${line%%:*}
-    read -r -a deps <<<"${line#*:}"
-    for (( i = ${#deps[@]} - 1; i >= 0; i-- )); do
-        d=$(basename "${deps[i]}")
-        add_module "${d%%.ko*}" "$moddir/${deps[i]}" || return 1
-    done
-    add_module "$1" "$moddir/$path"
-}
-
-# Uncompressed: decompressing under TCG costs more than reading the bytes.
-vm_pack() {
-    initrd=$TG_ROOT/scratch/initrd.cpio
-    ( cd "$stage" && find . | "$busybox" cpio -o -H newc -R 0:0 ) > "$initrd" 2>/dev/null
-    echo "initramfs ready: $(( $(stat -c %s "$initrd") / 1024 )) KiB ($(ms))"
-}
+vm_modules() { guest_modules "$@"; }
+vm_pack() { guest_pack "$TG_ROOT/scratch/initrd.cpio"; }
 
 # --- the guest --------------------------------------------------------------
 # Under TCG every boot step costs; these skip work a throwaway guest does not

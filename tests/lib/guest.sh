@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034  # sets variables for the sourcing script
+# shellcheck shell=bash disable=SC2034,SC2154  # sets the sourcing script's variables, uses its $stage
 # A throwaway QEMU guest built from the host's Debian kernel (/boot) and a
 # static busybox: shared by tests/qemu/full.sh and tests/vm/lib.sh, which
 # differ in what the guest runs and how it is booted. The functions use

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2154  # kver, busybox, vmlinux, initrd: set by tests/lib/guest.sh
 # Real QEMU with real guests: Debian's kernel (the one in /boot) and a
 # busybox initramfs built here with the virtio-net modules. Two guests, each
 # with its own MAC, get their NICs through `-netdev bridge,br=br0` and a

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # /init of the VLAN test guest (tests/vm/vlan.sh builds the initramfs).
 # The guest runs Debian's kernel, which has bridge VLAN filtering (the host
 # kernel may not), and plays both sides: root sets up the bridges and the
@@ -12,40 +13,14 @@
 # Syslog listener: the helper's audit line must carry the VLAN.
 syslogd -n -O /run/messages &
 
-# br0 filters VLANs; br1 does not (the refusal case).
-if ! ip link add br0 type bridge vlan_filtering 1 || ! ip link set br0 up; then
-    fail "cannot create br0 with vlan_filtering 1 on $(uname -r)"
-    finish
-fi
-if ! ip link add br1 type bridge || ! ip link set br1 up; then
-    fail "cannot create br1"
-fi
-check "br0 has vlan_filtering 1 ($(uname -r))" \
-    [ "$(cat /sys/class/net/br0/bridge/vlan_filtering)" = 1 ]
-
-# Policy. tgalice and tgcarol are in tglab (VLAN 10); tgbob is in tglab
-# too, but his own section wins (VLAN 20); tguser is in no group section and
-# gets the bridge's VLAN (30). br1 asks for a VLAN without filtering.
-printf 'allow br0\nallow br1\n' > /etc/qemu/bridge.conf
-cat > /etc/tapgate.conf <<'EOF'
-[bridge br0]
-vlan = 30
-
-[bridge br0 group tglab]
-vlan = 10
-
-[bridge br0 user tgbob]
-vlan = 20
-
+# Policy (vlan_setup in guest-lib.sh), plus br1, which asks for a VLAN
+# without filtering (the refusal case).
+vlan_setup 'allow br1
+' '
 [bridge br1]
 vlan = 40
-EOF
-chmod 0644 /etc/qemu/bridge.conf /etc/tapgate.conf
-if tapgate --check /etc/tapgate.conf >/run/check.out 2>&1; then
-    ok "tapgate --check accepts /etc/tapgate.conf"
-else
-    fail "tapgate --check /etc/tapgate.conf: $(cat /run/check.out)"
-fi
+'
+ip link add br1 type bridge && ip link set br1 up || fail "cannot create br1"
 
 # start NAME USER [tapio options]: a tapio as USER on br0, commands through
 # fd N (NAME's number in FDS), replies in /run/NAME.out. Sets NAME_tap,
@@ -116,30 +91,7 @@ fi
 say "taps ready after $(cut -d' ' -f1 /proc/uptime) s (began at $T0)"
 
 # --- what the kernel says -------------------------------------------------
-# Each tap: on br0, up, and exactly one VLAN: its own, PVID, egress
-# untagged (no VLAN 1 left over from joining the bridge).
-vlan_of() {  # TAP: its VLAN lines, "VID FLAGS...", one a line
-    bridge vlan show dev "$1" | sed 1d | sed "s/^$1//" | tr -s ' \t' ' ' |
-        sed 's/^ //; s/ $//' | grep .
-}
-check_port() {  # NAME TAP VID
-    if [ "$2" = none ]; then
-        fail "$1: no tap to check"
-        return
-    fi
-    master=$(basename "$(readlink "/sys/class/net/$2/master")")
-    flags=$(cat "/sys/class/net/$2/flags")
-    got=$(vlan_of "$2")
-    if [ "$master" != br0 ]; then
-        fail "$1: $2 is not a port of br0 (master: $master)"
-    elif [ $((flags & 1)) -ne 1 ]; then
-        fail "$1: $2 is not up (flags $flags)"
-    elif [ "$got" != "$3 PVID Egress Untagged" ]; then
-        fail "$1: $2 VLANs are '$(echo "$got" | tr '\n' ';')', want '$3 PVID Egress Untagged' only"
-    else
-        ok "$1: $2 on br0, up, VLAN $3 only (PVID, egress untagged)"
-    fi
-}
+# Each tap: on br0, up, and exactly one VLAN (check_port, guest-lib.sh).
 check_port A "$A_tap" 10
 check_port C "$C_tap" 10
 check_port B "$B_tap" 20

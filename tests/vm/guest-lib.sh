@@ -64,3 +64,51 @@ wait_for() {
         sleep 0.1
     done
 }
+
+# vlan_setup MORE-ACL MORE-CONF: br0 with VLAN filtering (the test ends
+# without it) and the policy both guests test: tgalice and tgcarol are in
+# tglab (VLAN 10); tgbob is in tglab too, but his own section wins (VLAN
+# 20); anyone else gets the bridge's VLAN (30). MORE-ACL and MORE-CONF are
+# added to bridge.conf and tapgate.conf; tapgate --check must accept them.
+vlan_setup() {
+    if ! ip link add br0 type bridge vlan_filtering 1 || ! ip link set br0 up; then
+        fail "cannot create br0 with vlan_filtering 1 on $(uname -r)"
+        finish
+    fi
+    check "br0 has vlan_filtering 1 ($(uname -r))" \
+        [ "$(cat /sys/class/net/br0/bridge/vlan_filtering)" = 1 ]
+    printf 'allow br0\n%s' "$1" > /etc/qemu/bridge.conf
+    printf '[bridge br0]\nvlan = 30\n\n[bridge br0 group tglab]\nvlan = 10\n\n[bridge br0 user tgbob]\nvlan = 20\n%s' \
+        "$2" > /etc/tapgate.conf
+    chmod 0644 /etc/qemu/bridge.conf /etc/tapgate.conf
+    if tapgate --check /etc/tapgate.conf >/run/check.out 2>&1; then
+        ok "tapgate --check accepts /etc/tapgate.conf"
+    else
+        fail "tapgate --check /etc/tapgate.conf: $(cat /run/check.out)"
+    fi
+}
+
+# check_port NAME TAP VID: TAP is a port of br0, up, with exactly one VLAN:
+# VID, PVID, egress untagged (no VLAN 1 left over from joining the bridge).
+vlan_of() {  # TAP: its VLAN lines, "VID FLAGS...", one a line
+    bridge vlan show dev "$1" | sed 1d | sed "s/^$1//" | tr -s ' \t' ' ' |
+        sed 's/^ //; s/ $//' | grep .
+}
+check_port() {
+    if [ "$2" = none ]; then
+        fail "$1: no tap to check"
+        return
+    fi
+    master=$(basename "$(readlink "/sys/class/net/$2/master")")
+    flags=$(cat "/sys/class/net/$2/flags")
+    got=$(vlan_of "$2")
+    if [ "$master" != br0 ]; then
+        fail "$1: $2 is not a port of br0 (master: $master)"
+    elif [ $((flags & 1)) -ne 1 ]; then
+        fail "$1: $2 is not up (flags $flags)"
+    elif [ "$got" != "$3 PVID Egress Untagged" ]; then
+        fail "$1: $2 VLANs are '$(echo "$got" | tr '\n' ';')', want '$3 PVID Egress Untagged' only"
+    else
+        ok "$1: $2 on br0, up, VLAN $3 only (PVID, egress untagged)"
+    fi
+}

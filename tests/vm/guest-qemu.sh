@@ -11,30 +11,7 @@
 # shellcheck disable=SC2154  # A_tap, ... are set through eval
 . /guest-lib.sh
 
-if ! ip link add br0 type bridge vlan_filtering 1 || ! ip link set br0 up; then
-    fail "cannot create br0 with vlan_filtering 1 on $(uname -r)"
-    finish
-fi
-check "br0 has vlan_filtering 1 ($(uname -r))" \
-    [ "$(cat /sys/class/net/br0/bridge/vlan_filtering)" = 1 ]
-
-printf 'allow br0\n' > /etc/qemu/bridge.conf
-cat > /etc/tapgate.conf <<'CONF'
-[bridge br0]
-vlan = 30
-
-[bridge br0 group tglab]
-vlan = 10
-
-[bridge br0 user tgbob]
-vlan = 20
-CONF
-chmod 0644 /etc/qemu/bridge.conf /etc/tapgate.conf
-if tapgate --check /etc/tapgate.conf >/run/check.out 2>&1; then
-    ok "tapgate --check accepts /etc/tapgate.conf"
-else
-    fail "tapgate --check /etc/tapgate.conf: $(cat /run/check.out)"
-fi
+vlan_setup '' ''
 
 # Taps on br0, one a line.
 br0_taps() {
@@ -85,25 +62,6 @@ qemu_start B tgbob 10020     # VLAN 20 (user section beats group)
 say "QEMUs up after $(cut -d' ' -f1 /proc/uptime) s (began at $T0)"
 
 # --- what the kernel says -------------------------------------------------
-vlan_of() {  # TAP: its VLAN lines, "VID FLAGS...", one a line
-    bridge vlan show dev "$1" | sed 1d | sed "s/^$1//" | tr -s ' \t' ' ' |
-        sed 's/^ //; s/ $//' | grep .
-}
-check_port() {  # NAME TAP VID
-    if [ "$2" = none ]; then
-        fail "$1: no tap to check"
-        return
-    fi
-    flags=$(cat "/sys/class/net/$2/flags")
-    got=$(vlan_of "$2")
-    if [ $((flags & 1)) -ne 1 ]; then
-        fail "$1: $2 is not up (flags $flags)"
-    elif [ "$got" != "$3 PVID Egress Untagged" ]; then
-        fail "$1: $2 VLANs are '$(echo "$got" | tr '\n' ';')', want '$3 PVID Egress Untagged' only"
-    else
-        ok "$1: $2 on br0, up, VLAN $3 only (PVID, egress untagged)"
-    fi
-}
 check_port A "$A_tap" 10
 check_port C "$C_tap" 10
 check_port B "$B_tap" 20

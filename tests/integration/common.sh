@@ -132,6 +132,25 @@ tgi_monitor_sync() {
     return 1
 }
 
+# --- verdicts --------------------------------------------------------------
+# problem MSG...: one thing wrong with the case being checked; verdict DESC
+# passes the case if there was none, else fails it with each problem and the
+# last spawn's report and stderr.
+PROBLEMS=()
+problem() { PROBLEMS+=("$*"); }
+verdict() {
+    if [ ${#PROBLEMS[@]} -eq 0 ]; then
+        tg_pass "$1"
+    else
+        local p
+        tg_fail "$1"
+        for p in "${PROBLEMS[@]}"; do echo "    $p" >&2; done
+        echo "    report: ${REPORT:-}" >&2
+        [ -n "${ERR:-}" ] && printf '%s\n' "$ERR" | head -n 5 | sed 's/^/    stderr: /' >&2
+    fi
+    PROBLEMS=()
+}
+
 # --- running a helper -----------------------------------------------------
 
 tgi_parse_report() {

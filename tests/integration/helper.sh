@@ -29,22 +29,7 @@ LONG15=tgbr456789abcde   # 15 bytes: the longest name the kernel takes
 tgi_bridge "$LONG15" 1500
 cd "$TG_ROOT/scratch"
 
-# --- checks ---------------------------------------------------------------
-
-PROBLEMS=()
-problem() { PROBLEMS+=("$*"); }
-verdict() {
-    if [ ${#PROBLEMS[@]} -eq 0 ]; then
-        tg_pass "$1"
-    else
-        local p
-        tg_fail "$1"
-        for p in "${PROBLEMS[@]}"; do echo "    $p" >&2; done
-        echo "    report: $REPORT" >&2
-        [ -n "$ERR" ] && printf '%s\n' "$ERR" | head -n 5 | sed 's/^/    stderr: /' >&2
-    fi
-    PROBLEMS=()
-}
+# --- checks (problem and verdict: tests/integration/common.sh) -----------
 
 # ok DESC BRIDGE VNET USER [tg-spawn options] -- HELPER...: the helper gives
 # USER a tap on BRIDGE as QEMU wants it; it goes away with the fd.

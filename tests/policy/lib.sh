@@ -127,20 +127,7 @@ pol_release_all() {
 # at once (tgi_spawn from common.sh).
 pol_spawn() { tgi_spawn "$@"; }
 
-# --- checks ---------------------------------------------------------------
-
-PROBLEMS=()
-problem() { PROBLEMS+=("$*"); }
-verdict() {
-    if [ ${#PROBLEMS[@]} -eq 0 ]; then
-        tg_pass "$1"
-    else
-        local p
-        tg_fail "$1"
-        for p in "${PROBLEMS[@]}"; do echo "    $p" >&2; done
-    fi
-    PROBLEMS=()
-}
+# --- checks (problem and verdict: tests/integration/common.sh) -----------
 
 # expect_grant / expect_refusal TEXT: about the last run (R, ERR).
 expect_grant() {

@@ -13,18 +13,8 @@
 # Needs root. Builds like run.sh.
 #
 #   bash tests/bench/profile.sh [BUILDDIR] [--count=N]
-set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-. "$root/tests/lib/ns.sh"
-
-# tg_isolate re-runs this script with these same arguments.
-all_args=("$@")
-build=$root/build-bench
-if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
-    build=$(cd "$1" && pwd)
-    shift
-fi
+# shellcheck source=tests/bench/common.sh
+. "$(dirname "$0")/common.sh"
 count=100
 for a in "$@"; do
     case $a in

@@ -11,18 +11,8 @@
 # --spawners=8 --per-spawner=25 --parallel-rounds=4 --ports=1000 --warmup=3;
 # so do the words of $TG_BENCH_ARGS (for `ninja bench`, which passes none).
 # REFERENCE_HELPER overrides /usr/lib/qemu/qemu-bridge-helper.
-set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-. "$root/tests/lib/ns.sh"
-
-# tg_isolate re-runs this script with these same arguments.
-all_args=("$@")
-build=$root/build-bench
-if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
-    build=$(cd "$1" && pwd)
-    shift
-fi
+# shellcheck source=tests/bench/common.sh
+. "$(dirname "$0")/common.sh"
 reference=${REFERENCE_HELPER:-/usr/lib/qemu/qemu-bridge-helper}
 
 if [ "$(id -u)" -ne 0 ]; then

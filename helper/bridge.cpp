@@ -75,7 +75,7 @@ int attach(netlink::Socket& nl, const Bridge& bridge, const std::string& tap_nam
     case EXFULL:
         throw Error(what + ": the bridge has no free port (a bridge has at most 1023)");
     default:
-        throw Error(what + ": " + nl.describe(-1));
+        throw Error(what + ": " + nl.describe());
     }
 }
 
@@ -84,7 +84,7 @@ void bring_up(netlink::Socket& nl, int tap_ifindex, const std::string& tap_name)
     if (!changes) throw Error("out of memory");
     rtnl_link_set_flags(changes.get(), IFF_UP);
     if (nl.change_link(tap_ifindex, changes.get()) != 0)
-        throw Error("cannot bring " + tap_name + " up: " + nl.describe(-1));
+        throw Error("cannot bring " + tap_name + " up: " + nl.describe());
 }
 
 }  // namespace tapgate::bridge

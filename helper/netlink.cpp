@@ -80,7 +80,8 @@ LinkPtr Socket::find_link(const std::string& name) {
     int rc = rtnl_link_get_kernel(sock_.get(), 0, name.c_str(), &link);
     if (rc == 0) return LinkPtr(link);
     if (err_.error == ENODEV || rc == -NLE_OBJ_NOTFOUND || rc == -NLE_NODEV) return nullptr;
-    throw Error("cannot look up " + name + ": " + describe(rc));
+    failed(rc);
+    throw Error("cannot look up " + name + ": " + describe());
 }
 
 int Socket::ifindex(const std::string& name) {
@@ -99,8 +100,7 @@ int Socket::change_link(int ifindex, rtnl_link* changes) {
     if (!orig) throw Error("out of memory");
     rtnl_link_set_ifindex(orig.get(), ifindex);
     int rc = rtnl_link_change(sock_.get(), orig.get(), changes, 0);
-    if (rc == 0) return 0;
-    return err_.error ? err_.error : EIO;
+    return rc == 0 ? 0 : failed(rc);
 }
 
 int Socket::request(nl_msg* msg) {
@@ -108,8 +108,7 @@ int Socket::request(nl_msg* msg) {
     // nl_send_sync frees the message: keep ours for the caller's deleter.
     nlmsg_get(msg);
     int rc = nl_send_sync(sock_.get(), msg);
-    if (rc == 0) return 0;
-    return err_.error ? err_.error : EIO;
+    return rc == 0 ? 0 : failed(rc);
 }
 
 namespace {
@@ -119,8 +118,10 @@ struct CacheDeleter { void operator()(nl_cache* c) const { nl_cache_free(c); } }
 std::vector<Socket::AliasedLink> Socket::links_with_alias(const std::string& alias_prefix) {
     err_ = {};
     nl_cache* raw = nullptr;
-    if (int rc = rtnl_link_alloc_cache(sock_.get(), AF_UNSPEC, &raw); rc < 0)
-        throw Error("cannot list network interfaces: " + describe(rc));
+    if (int rc = rtnl_link_alloc_cache(sock_.get(), AF_UNSPEC, &raw); rc < 0) {
+        failed(rc);
+        throw Error("cannot list network interfaces: " + describe());
+    }
     std::unique_ptr<nl_cache, CacheDeleter> cache(raw);
     std::vector<AliasedLink> out;
     for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
@@ -175,12 +176,21 @@ Socket::BridgeVlan Socket::bridge_vlan(int bridge_ifindex) {
     // The reply comes before the ack libnl asked for: take that too, or
     // the next request would read it as its own answer.
     if (rc >= 0 && q.seen) rc = nl_wait_for_ack(sock_.get());
-    if (rc < 0 || !q.seen) throw Error("cannot read the bridge's VLAN settings: " + describe(rc));
+    if (rc < 0) failed(rc);
+    if (rc < 0 || !q.seen)
+        throw Error("cannot read the bridge's VLAN settings: " +
+                    (rc < 0 ? describe() : std::string("the kernel did not answer for the bridge")));
     return q.result;
 }
 
-std::string Socket::describe(int nl_code) const {
-    if (!err_.error) return nl_geterror(nl_code);
+int Socket::failed(int nl_code) {
+    if (err_.error) return err_.error;
+    err_.nl_code = nl_code;
+    return EIO;
+}
+
+std::string Socket::describe() const {
+    if (!err_.error) return nl_geterror(err_.nl_code ? err_.nl_code : -NLE_FAILURE);
     std::string s = std::strerror(err_.error);
     if (!err_.message.empty()) s += " (" + err_.message + ")";
     return s;

@@ -25,6 +25,7 @@ using MsgPtr = std::unique_ptr<nl_msg, MsgDeleter>;
 struct KernelError {
     int error = 0;        // errno, 0 if none was reported
     std::string message;  // extended ack text, may be empty
+    int nl_code = 0;      // libnl's error when the kernel reported none
 };
 
 class Socket {
@@ -67,10 +68,15 @@ public:
     BridgeVlan bridge_vlan(int bridge_ifindex);
 
     const KernelError& last_error() const { return err_; }
-    // "strerror: extack" or libnl's text for `nl_code`.
-    std::string describe(int nl_code) const;
+    // The last request's failure: "strerror (extack)" from the kernel, or
+    // libnl's text when the kernel said nothing.
+    std::string describe() const;
 
 private:
+    // Records libnl's code for describe() when the kernel gave no errno;
+    // returns the errno to hand back (EIO then).
+    int failed(int nl_code);
+
     std::unique_ptr<nl_sock, SockDeleter> sock_;
     KernelError err_;
 };

@@ -42,7 +42,7 @@ void put_range(nl_msg* msg, unsigned first, unsigned last) {
 }
 
 void send(netlink::Socket& nl, nl_msg* msg, const std::string& what) {
-    if (int e = nl.request(msg); e != 0) throw Error(what + ": " + nl.describe(-1));
+    if (int e = nl.request(msg); e != 0) throw Error(what + ": " + nl.describe());
 }
 
 }  // namespace

@@ -52,6 +52,10 @@ UniqueFd open_lock_file() {
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
         (st.st_mode & 077) != 0)
         return UniqueFd();
+    // A setuid process creates files with the caller's gid; root's file
+    // should not carry the first caller's group (harmless at 0600, but
+    // misleading to an admin reading ls -l).
+    if (st.st_gid != 0) (void)::fchown(fd.get(), 0, 0);
     return fd;
 }
 

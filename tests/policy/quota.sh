@@ -164,6 +164,9 @@ tgi_taps
 for tap in $TAPS_LEFT; do tgi_gone "$tap" || problem "tap left: $tap"; done
 lock_free
 verdict "mixed storm: nothing left, lock free"
+# The first request (tguser's, setuid) created the lock file: root's, not
+# the caller's group.
+tg_check "the lock file is root:root, mode 600" [ "$(stat -c '%U:%G %a' "$LOCK")" = "root:root 600" ]
 
 # --- 200 concurrent requests, quota 3 --------------------------------------
 pol_conf "[bridge br0]" "quota = 3"

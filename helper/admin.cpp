@@ -53,7 +53,7 @@ void show(const char* key, const std::optional<T>& v, const settings::Effective&
 
 }  // namespace
 
-int explain(const std::string& bridge) {
+int explain(const std::string& bridge, const std::string& lock_problem) {
     acl::FileSystemSource source;
     identity::NssDirectory directory;
     const acl::Policy policy = acl::load(source, TAPGATE_ACL_FILE, &directory);
@@ -104,6 +104,11 @@ int explain(const std::string& bridge) {
     }
     unsigned held = quota::count(nl, caller.uid, br.ifindex);
     std::printf("taps held on %s: %u\n", acl::printable(bridge).c_str(), held);
+    if (e.port.quota && !lock_problem.empty()) {
+        std::printf("a request would be refused: a tap quota applies, but the lock file %s cannot be used: %s\n",
+                    TAPGATE_LOCK_FILE, lock_problem.c_str());
+        return 1;
+    }
     if (e.port.quota && held >= *e.port.quota) {
         std::printf("a request would be refused: quota reached\n");
         return 1;

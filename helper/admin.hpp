@@ -16,9 +16,10 @@ namespace tapgate::admin {
 void become(const std::string& user);
 
 // Prints the decision for `bridge` and the caller (the real user), with
-// the deciding rule and every setting with its origin. Returns 0 if a
-// request would be granted, 1 if not.
-int explain(const std::string& bridge);
+// the deciding rule and every setting with its origin. `lock_problem`
+// (quota::lock_file_problem(), found while still root) matters when a
+// quota applies. Returns 0 if a request would be granted, 1 if not.
+int explain(const std::string& bridge, const std::string& lock_problem);
 
 // Prints the live taps tapgate made: all of them for root, the caller's
 // own for anyone else. Returns 0.

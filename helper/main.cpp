@@ -110,8 +110,12 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
     std::optional<args::Options> parsed;
     std::optional<Error> bad_args;
     UniqueFd lock;
+    std::string lock_problem;
     try {
         parsed = args::parse(argv);
+        // Root only can look at the lock file, and --explain --user is
+        // about to stop being root.
+        if (parsed->mode == args::Mode::explain) lock_problem = quota::lock_file_problem();
         if (parsed->mode == args::Mode::explain && parsed->user) admin::become(*parsed->user);
         // Still root here when setuid: the quota lock file must be opened
         // before the privileges go (users cannot open it, by design). Only
@@ -147,7 +151,7 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
         return check::run(opt.check_file);
     case args::Mode::explain:
         privileges::drop_all();
-        return admin::explain(*opt.bridge);
+        return admin::explain(*opt.bridge, lock_problem);
     case args::Mode::list:
         privileges::drop_all();
         return admin::list();

@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <cstring>
 
 #include "config.h"
 #include "error.hpp"
@@ -44,19 +46,42 @@ unsigned vlan_of(const std::string& alias) {
     return vlan;
 }
 
+namespace {
+
+// Only a file nobody else can open keeps users from holding the lock.
+std::string unusable_lock_file(const struct stat& st) {
+    if (!S_ISREG(st.st_mode)) return "not a regular file";
+    if (st.st_uid != 0) return "owned by uid " + std::to_string(st.st_uid) + ", not root";
+    if ((st.st_mode & 077) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        return std::string("open to group or others (mode ") + mode + ")";
+    }
+    return {};
+}
+
+}  // namespace
+
 UniqueFd open_lock_file() {
     UniqueFd fd(::open(TAPGATE_LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));
     if (!fd) return fd;
     struct stat st{};
-    // Only a file nobody else can open keeps users from holding the lock.
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
-        (st.st_mode & 077) != 0)
-        return UniqueFd();
+    if (::fstat(fd.get(), &st) != 0 || !unusable_lock_file(st).empty()) return UniqueFd();
     // A setuid process creates files with the caller's gid; root's file
     // should not carry the first caller's group (harmless at 0600, but
-    // misleading to an admin reading ls -l).
-    if (st.st_gid != 0) (void)::fchown(fd.get(), 0, 0);
+    // misleading to an admin reading ls -l). A failure changes nothing that
+    // matters: the mode keeps everyone else out.
+    if (st.st_gid != 0 && ::fchown(fd.get(), 0, 0) != 0) return fd;
     return fd;
+}
+
+std::string lock_file_problem() {
+    if (::geteuid() != 0) return "tapgate is not running as root (quotas need it installed setuid root)";
+    UniqueFd fd(::open(TAPGATE_LOCK_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!fd) return errno == ENOENT ? std::string() : std::string("cannot open it: ") + std::strerror(errno);
+    struct stat st{};
+    if (::fstat(fd.get(), &st) != 0) return std::string("cannot stat it: ") + std::strerror(errno);
+    return unusable_lock_file(st);
 }
 
 UserLock::UserLock(int lock_fd, uid_t uid) : fd_(lock_fd), uid_(uid) {

@@ -29,6 +29,11 @@ unsigned vlan_of(const std::string& alias);
 // request that needs a quota then fails.
 UniqueFd open_lock_file();
 
+// For --explain, while still root and without creating anything: why a
+// request that needs a quota could not use the lock file, or empty if it
+// could (a missing file is created by the first request).
+std::string lock_file_problem();
+
 // Holds the lock for one uid (an OFD lock on byte `uid` of the file): a
 // user who stops their own helper while it holds the lock blocks only
 // their own requests. Released by the kernel when the process dies.

@@ -73,6 +73,20 @@ has " quota 2 ($C:4)"
 has " name tap%d (default)"
 verdict "--explain as tguser: default deny, bridge settings"
 
+# The quota lock file, which --explain checks while it is still root: one
+# that users could open would let them hold the lock, so a request that
+# needs a quota refuses it, and --explain says so.
+chmod 0644 /run/tapgate.lock
+run tgalice --explain --br=br0
+rc_is 1
+has "a request would be refused: a tap quota applies, but the lock file /run/tapgate.lock cannot be used: open to group or others (mode 0644)"
+pol_spawn tgalice -- "$H"; expect_refusal "the lock file /run/tapgate.lock cannot be used"
+run tgalice --explain --br=br1
+rc_is 0
+has "a request would be granted"
+chmod 0600 /run/tapgate.lock
+verdict "--explain names a lock file open to others (a request with a quota refuses it; br1 has none)"
+
 # --user: root sees another user's view; a user may not.
 run root --explain --br=br0 --user=tgalice
 rc_is 1

@@ -130,6 +130,22 @@ TEST_CASE("directories on the path") {
     }
 }
 
+TEST_CASE("a path written with '.', '..' or '//' is vetted like its resolved form") {
+    // Such a path is not its own resolved form: the vetting goes through
+    // realpath() (a plain path skips it).
+    TempDir d;
+    d.write("a.conf", "allow br0\n");
+    d.mkdir("sub");
+    CHECK(read_status(d / "./a.conf") == "ok:allow br0\n");
+    CHECK(read_status(d.path() + "//a.conf") == "ok:allow br0\n");
+    CHECK(read_status(d / "sub/../a.conf") == "ok:allow br0\n");
+    // Walking through a directory someone else owns is refused even when
+    // ".." leads out of it again: its owner could make it a link.
+    d.mkdir("user", 0755, nobody_uid, nobody_gid);
+    CHECK(read_status(d / "user/../a.conf") ==
+          "refused:directory " + (d / "user") + " is owned by uid 4242, not root");
+}
+
 TEST_CASE("symbolic links") {
     TempDir d;
     std::string target = d.write("real.conf", "allow br0\n");

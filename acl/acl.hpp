@@ -134,6 +134,11 @@ Decision decide(const Policy& policy, std::string_view bridge, const Caller& cal
 // For an anonymous caller: rules with user or group qualifiers never apply.
 Decision decide(const Policy& policy, std::string_view bridge);
 
+// The groups whose membership can change a decision about `bridge`: those
+// named by rules for that bridge or for all. (The helper asks the user
+// database about these only.)
+std::vector<std::uint32_t> groups_deciding(const Policy& policy, std::string_view bridge);
+
 // What a kernel interface name may be (dev_valid_name): 1..15 bytes, not
 // "." or "..", no '/', ':' or whitespace. Returns the reason it is not valid.
 std::optional<std::string> invalid_interface_name(std::string_view name);

@@ -1,5 +1,7 @@
 #include "acl.hpp"
 
+#include <algorithm>
+
 namespace tapgate::acl {
 
 bool Rule::applies_to(const Caller& caller) const {
@@ -44,6 +46,16 @@ std::optional<std::uint32_t> MemoryDirectory::group_id(const std::string& name) 
 // beats any matching allow wherever the two stand in the files.
 Decision decide(const Policy& policy, std::string_view bridge) {
     return decide(policy, bridge, Caller{});
+}
+
+std::vector<std::uint32_t> groups_deciding(const Policy& policy, std::string_view bridge) {
+    std::vector<std::uint32_t> gids;
+    for (const Rule& rule : policy.rules) {
+        if (!rule.all && rule.bridge != bridge) continue;
+        for (const auto& g : rule.groups)
+            if (std::find(gids.begin(), gids.end(), g.id) == gids.end()) gids.push_back(g.id);
+    }
+    return gids;
 }
 
 Decision decide(const Policy& policy, std::string_view bridge, const Caller& caller) {

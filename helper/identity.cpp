@@ -76,7 +76,8 @@ std::optional<std::uint32_t> NssDirectory::group_id(const std::string& name) {
 namespace {
 
 // groups: null for the name alone; all_groups: every group, for --explain.
-acl::Caller resolve(uid_t uid, const NssDirectory* groups, bool all_groups) {
+acl::Caller resolve(uid_t uid, const NssDirectory* groups, const std::vector<std::uint32_t>& deciding,
+                    bool all_groups) {
     acl::Caller caller;
     caller.uid = uid;
     passwd pw{};
@@ -91,17 +92,19 @@ acl::Caller resolve(uid_t uid, const NssDirectory* groups, bool all_groups) {
         return caller;
     }
     if (!groups) return caller;
-    // The groups the rules and sections name were looked up while the files
-    // were read, members and all. When each of them lists the caller (or is
-    // its primary group) that answers every question the policy can ask.
-    // Otherwise getgrouplist() must decide: some databases (SSSD with
+    // The groups that can decide this request were looked up while the
+    // files were read, members and all. When each of them lists the caller
+    // (or is its primary group) that answers every question the policy can
+    // ask. Otherwise getgrouplist() must decide: some databases (SSSD with
     // ignore_group_members, nested LDAP groups) know memberships only that
     // way, and it asks every service in nsswitch.conf (with "systemd",
     // loading libnss_systemd), which costs more than the whole request.
     caller.gids.push_back(pw.pw_gid);
-    for (const auto& [gid, members] : groups->members()) {
+    for (std::uint32_t gid : deciding) {
         if (gid == pw.pw_gid) continue;
-        if (std::find(members.begin(), members.end(), caller.name) == members.end()) {
+        auto it = groups->members().find(gid);
+        if (it == groups->members().end() ||
+            std::find(it->second.begin(), it->second.end(), caller.name) == it->second.end()) {
             caller.gids = group_list(pw);
             break;
         }
@@ -112,8 +115,10 @@ acl::Caller resolve(uid_t uid, const NssDirectory* groups, bool all_groups) {
 
 }  // namespace
 
-acl::Caller lookup(uid_t uid, const NssDirectory* groups) { return resolve(uid, groups, false); }
+acl::Caller lookup(uid_t uid, const NssDirectory* groups, const std::vector<std::uint32_t>& deciding) {
+    return resolve(uid, groups, deciding, false);
+}
 
-acl::Caller lookup_all_groups(uid_t uid) { return resolve(uid, nullptr, true); }
+acl::Caller lookup_all_groups(uid_t uid) { return resolve(uid, nullptr, {}, true); }
 
 }  // namespace tapgate::identity

@@ -24,14 +24,16 @@ private:
     std::map<std::uint32_t, std::vector<std::string>> members_;
 };
 
-// The caller's name and, with `groups`, its group memberships as the user
-// database records them for `uid`: its primary group and every group
-// `groups` resolved that it belongs to (all of getgrouplist() when a member
-// list alone cannot tell). A uid without a passwd entry gives a Caller with
-// no name and no groups: user and group rules then do not apply to it.
-// Throws tapgate::Error if the database cannot be asked.
-// Without `groups` only the name is looked up (for the audit log).
-acl::Caller lookup(uid_t uid, const NssDirectory* groups = nullptr);
+// The caller's name and, with `groups`, its memberships of the groups in
+// `deciding` (all resolved through `groups`), as the user database records
+// them for `uid`: its primary group plus each of those it belongs to. When
+// a member list alone cannot tell, every group getgrouplist() gives. A uid
+// without a passwd entry gives a Caller with no name and no groups: user
+// and group rules then do not apply to it. Throws tapgate::Error if the
+// database cannot be asked. Without `groups` only the name is looked up
+// (for the audit log).
+acl::Caller lookup(uid_t uid, const NssDirectory* groups = nullptr,
+                   const std::vector<std::uint32_t>& deciding = {});
 // The name and every group getgrouplist() gives (for --explain).
 acl::Caller lookup_all_groups(uid_t uid);
 

@@ -53,7 +53,9 @@ void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& r
     // The user database is asked for group memberships only when a rule
     // or a settings section names users or groups.
     const bool groups = policy.qualified || settings::needs_caller(conf, *opt.bridge);
-    const acl::Caller caller = identity::lookup(rec.uid, groups ? &directory : nullptr);
+    std::vector<std::uint32_t> deciding = acl::groups_deciding(policy, *opt.bridge);
+    for (std::uint32_t gid : settings::groups_deciding(conf, *opt.bridge)) deciding.push_back(gid);
+    const acl::Caller caller = identity::lookup(rec.uid, groups ? &directory : nullptr, deciding);
     rec.user = caller.name;
     if (!conf.ok())
         throw Error("settings error: " + conf.errors.front().str() +

@@ -356,6 +356,13 @@ bool needs_caller(const Settings& settings, std::string_view bridge) {
     return false;
 }
 
+std::vector<std::uint32_t> groups_deciding(const Settings& settings, std::string_view bridge) {
+    std::vector<std::uint32_t> gids;
+    for (const Scope& s : settings.scopes)
+        if (s.kind == ScopeKind::group && s.bridge == bridge) gids.push_back(s.who.id);
+    return gids;
+}
+
 std::string expand_name(const std::string& tmpl, const acl::Caller& caller) {
     std::string uid = caller.uid == acl::Caller::no_id ? "x" : std::to_string(caller.uid);
     // Room for %u: whatever the rest leaves, keeping the counter's digits.

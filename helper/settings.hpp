@@ -75,6 +75,8 @@ Effective resolve(const Settings& settings, std::string_view bridge, const acl::
 // Whether any scope that could apply to `bridge` names a user or group:
 // only then must the caller be looked up.
 bool needs_caller(const Settings& settings, std::string_view bridge);
+// The groups of the group sections for `bridge`.
+std::vector<std::uint32_t> groups_deciding(const Settings& settings, std::string_view bridge);
 
 // The tap name for a template: %u is the user name (characters an
 // interface name cannot hold become '_', cut to fit), %i the uid, and %d

@@ -168,3 +168,20 @@ TEST_CASE("without a user database, qualified rules are errors") {
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("the groups that can decide a bridge: its rules' and 'all' rules', once each") {
+    auto p = load_with_users(
+        "allow br0 group lab\n"
+        "deny br1 group guests\n"
+        "allow all group wheel\n"
+        "deny br0 user bob group lab,guests\n"
+        "allow br2\n");
+    CHECK(acl::groups_deciding(p, "br0") == std::vector<std::uint32_t>{2000, 0, 2001});
+    CHECK(acl::groups_deciding(p, "br1") == std::vector<std::uint32_t>{2001, 0});
+    CHECK(acl::groups_deciding(p, "br2") == std::vector<std::uint32_t>{0});
+    CHECK(acl::groups_deciding(load_with_users("allow br0 user alice\n"), "br0").empty());
+    // A caller record holding only the primary group and these gives every
+    // decision the full record gives.
+    const acl::Caller bob_br1{1001, "bob", {1001, 2001}};
+    CHECK(decided(p, "br1", bob_br1) == decided(p, "br1", bob));
+}

@@ -99,6 +99,18 @@ TEST_CASE("needs_caller only for bridges with user or group sections") {
     CHECK(settings::needs_caller(s, "br1"));
 }
 
+TEST_CASE("the groups that can decide a bridge's settings: its group sections") {
+    auto s = parse("[bridge br0 group lab]\nquota = 1\n[bridge br0 user alice]\nquota = 2\n"
+                   "[bridge br1 group guests]\nvlan = 5\n[bridge br0]\nvlan = 3\n");
+    REQUIRE(s.ok());
+    CHECK(settings::groups_deciding(s, "br0") == std::vector<std::uint32_t>{2000});
+    CHECK(settings::groups_deciding(s, "br1") == std::vector<std::uint32_t>{2001});
+    CHECK(settings::groups_deciding(s, "br2").empty());
+    // bob is in lab and guests; on br0 only lab can matter.
+    const acl::Caller bob_br0{1001, "bob", {1001, 2000}};
+    CHECK(*settings::resolve(s, "br0", bob_br0).port.quota == *settings::resolve(s, "br0", bob).port.quota);
+}
+
 TEST_CASE("errors carry file and line, and every one is reported") {
     auto s = parse("[global]\nsyslog = maybe\nfacility = x\n"
                    "[bridge br0]\nquota = -1\nvlan = 4095\nvlan = 5\nisolated = si\ncolour = red\n"

@@ -103,9 +103,6 @@ struct SkippedInclude {
 
 struct Policy {
     std::string main_file;
-    // Whether any rule names users or groups: only then does the helper
-    // need to look the caller up.
-    bool qualified = false;
     std::vector<Rule> rules;  // in file order, includes expanded in place
     std::vector<Diagnostic> errors;
     std::vector<SkippedInclude> skipped;
@@ -113,6 +110,12 @@ struct Policy {
 
     // Any error fails closed: an erroneous policy allows nothing.
     bool ok() const { return errors.empty(); }
+    // Whether any rule names users or groups.
+    bool qualified() const {
+        for (const Rule& r : rules)
+            if (r.qualified()) return true;
+        return false;
+    }
 };
 
 struct Decision {

@@ -129,7 +129,6 @@ private:
             }
             if (!parse_principals(kind == "user", words[i + 1], rule, line_no)) return;
         }
-        if (rule.qualified()) out_.qualified = true;
         out_.rules.push_back(std::move(rule));
     }
 

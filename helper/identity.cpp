@@ -75,23 +75,25 @@ std::optional<std::uint32_t> NssDirectory::group_id(const std::string& name) {
 
 namespace {
 
-// groups: null for the name alone; all_groups: every group, for --explain.
-acl::Caller resolve(uid_t uid, const NssDirectory* groups, const std::vector<std::uint32_t>& deciding,
-                    bool all_groups) {
-    acl::Caller caller;
+// The caller's uid and, if the user database knows it, its name; `pw` holds
+// the entry (its strings in `buf`).
+bool user_entry(uid_t uid, passwd& pw, std::vector<char>& buf, acl::Caller& caller) {
     caller.uid = uid;
-    passwd pw{};
-    std::vector<char> buf;
     auto fn = [&](passwd* p, char* b, std::size_t n, passwd** r) {
         return ::getpwuid_r(uid, p, b, n, r);
     };
-    if (!nss_get(fn, pw, buf, "uid " + std::to_string(uid))) return caller;
+    if (!nss_get(fn, pw, buf, "uid " + std::to_string(uid))) return false;
     caller.name = pw.pw_name;
-    if (all_groups) {
-        caller.gids = group_list(pw);
-        return caller;
-    }
-    if (!groups) return caller;
+    return true;
+}
+
+}  // namespace
+
+acl::Caller lookup(uid_t uid, const NssDirectory& groups, const std::vector<std::uint32_t>& deciding) {
+    acl::Caller caller;
+    passwd pw{};
+    std::vector<char> buf;
+    if (!user_entry(uid, pw, buf, caller)) return caller;
     // The groups that can decide this request were looked up while the
     // files were read, members and all. When each of them lists the caller
     // (or is its primary group) that answers every question the policy can
@@ -102,8 +104,8 @@ acl::Caller resolve(uid_t uid, const NssDirectory* groups, const std::vector<std
     caller.gids.push_back(pw.pw_gid);
     for (std::uint32_t gid : deciding) {
         if (gid == pw.pw_gid) continue;
-        auto it = groups->members().find(gid);
-        if (it == groups->members().end() ||
+        auto it = groups.members().find(gid);
+        if (it == groups.members().end() ||
             std::find(it->second.begin(), it->second.end(), caller.name) == it->second.end()) {
             caller.gids = group_list(pw);
             break;
@@ -113,12 +115,12 @@ acl::Caller resolve(uid_t uid, const NssDirectory* groups, const std::vector<std
     return caller;
 }
 
-}  // namespace
-
-acl::Caller lookup(uid_t uid, const NssDirectory* groups, const std::vector<std::uint32_t>& deciding) {
-    return resolve(uid, groups, deciding, false);
+acl::Caller lookup_all_groups(uid_t uid) {
+    acl::Caller caller;
+    passwd pw{};
+    std::vector<char> buf;
+    if (user_entry(uid, pw, buf, caller)) caller.gids = group_list(pw);
+    return caller;
 }
-
-acl::Caller lookup_all_groups(uid_t uid) { return resolve(uid, nullptr, {}, true); }
 
 }  // namespace tapgate::identity

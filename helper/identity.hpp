@@ -24,16 +24,15 @@ private:
     std::map<std::uint32_t, std::vector<std::string>> members_;
 };
 
-// The caller's name and, with `groups`, its memberships of the groups in
-// `deciding` (all resolved through `groups`), as the user database records
-// them for `uid`: its primary group plus each of those it belongs to. When
-// a member list alone cannot tell, every group getgrouplist() gives. A uid
-// without a passwd entry gives a Caller with no name and no groups: user
-// and group rules then do not apply to it. Throws tapgate::Error if the
-// database cannot be asked. Without `groups` only the name is looked up
-// (for the audit log).
-acl::Caller lookup(uid_t uid, const NssDirectory* groups = nullptr,
-                   const std::vector<std::uint32_t>& deciding = {});
+// The caller's name and its memberships of the groups in `deciding` (all
+// resolved through `groups` while the files were read), as the user
+// database records them for `uid`: its primary group plus each of those it
+// belongs to; when a member list alone cannot tell, every group
+// getgrouplist() gives. With `deciding` empty no group is asked about
+// (the name is for the audit log). A uid without a passwd entry gives a
+// Caller with no name and no groups: user and group rules then do not
+// apply to it. Throws tapgate::Error if the database cannot be asked.
+acl::Caller lookup(uid_t uid, const NssDirectory& groups, const std::vector<std::uint32_t>& deciding);
 // The name and every group getgrouplist() gives (for --explain).
 acl::Caller lookup_all_groups(uid_t uid);
 

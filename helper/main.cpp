@@ -50,12 +50,12 @@ void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& r
     const settings::Settings conf = settings::load(source, TAPGATE_SETTINGS_FILE, directory);
     rec.enabled = conf.syslog || !conf.ok();
     rec.facility = settings::facility_code(conf.facility).value_or(-1);
-    // The user database is asked for group memberships only when a rule
-    // or a settings section names users or groups.
-    const bool groups = policy.qualified || settings::needs_caller(conf, *opt.bridge);
+    // The user database is asked about the groups that can decide this
+    // request only: those of the rules and the group sections for this
+    // bridge.
     std::vector<std::uint32_t> deciding = acl::groups_deciding(policy, *opt.bridge);
     for (std::uint32_t gid : settings::groups_deciding(conf, *opt.bridge)) deciding.push_back(gid);
-    const acl::Caller caller = identity::lookup(rec.uid, groups ? &directory : nullptr, deciding);
+    const acl::Caller caller = identity::lookup(rec.uid, directory, deciding);
     rec.user = caller.name;
     if (!conf.ok())
         throw Error("settings error: " + conf.errors.front().str() +

@@ -350,12 +350,6 @@ Effective resolve(const Settings& settings, std::string_view bridge, const acl::
     return e;
 }
 
-bool needs_caller(const Settings& settings, std::string_view bridge) {
-    for (const Scope& s : settings.scopes)
-        if ((s.kind == ScopeKind::user || s.kind == ScopeKind::group) && s.bridge == bridge) return true;
-    return false;
-}
-
 std::vector<std::uint32_t> groups_deciding(const Settings& settings, std::string_view bridge) {
     std::vector<std::uint32_t> gids;
     for (const Scope& s : settings.scopes)

@@ -72,10 +72,8 @@ Settings parse(std::string_view text, const std::string& file, acl::Directory& d
 // order that sets the key), over [bridge B], over [defaults].
 Effective resolve(const Settings& settings, std::string_view bridge, const acl::Caller& caller);
 
-// Whether any scope that could apply to `bridge` names a user or group:
-// only then must the caller be looked up.
-bool needs_caller(const Settings& settings, std::string_view bridge);
-// The groups of the group sections for `bridge`.
+// The groups that can change `bridge`'s settings: those of its group
+// sections (the helper asks the user database about these only).
 std::vector<std::uint32_t> groups_deciding(const Settings& settings, std::string_view bridge);
 
 // The tap name for a template: %u is the user name (characters an

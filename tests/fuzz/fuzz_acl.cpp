@@ -115,7 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(r.all ? r.bridge.empty() : !invalid_interface_name(r.bridge));
     }
 
-    check(policy.qualified == qualified);
+    check(policy.qualified() == qualified);
 
     static const char* const fixed[] = {"br0", "all", "ALL", "virbr0", "", "abcdefghijklmnop"};
     for (const Caller& c : callers)

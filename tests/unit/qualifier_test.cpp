@@ -46,7 +46,7 @@ TEST_CASE("user and group lists parse and print back normalised") {
                              "deny all user bob,carol group guests\n"
                              "allow br2 group lab user alice\n");
     REQUIRE(p.ok());
-    CHECK(p.qualified);
+    CHECK(p.qualified());
     CHECK(rule_list(p) == std::vector<std::string>{
                               "allow br0 user alice @/etc/qemu/bridge.conf:1",
                               "allow br1 group lab,guests @/etc/qemu/bridge.conf:2",
@@ -60,7 +60,7 @@ TEST_CASE("user and group lists parse and print back normalised") {
 TEST_CASE("a file without qualifiers is not marked qualified") {
     auto p = load_with_users("allow br0\ndeny all\n");
     REQUIRE(p.ok());
-    CHECK_FALSE(p.qualified);
+    CHECK_FALSE(p.qualified());
 }
 
 TEST_CASE("a user rule applies to that user only") {
@@ -124,7 +124,7 @@ TEST_CASE("uid 0 and gid 0 are ordinary ids") {
 TEST_CASE("qualified rules in includes") {
     auto p = load_with_users("include lab.conf\n", {{"/etc/qemu/lab.conf", "allow br3 group lab\n"}});
     REQUIRE(p.ok());
-    CHECK(p.qualified);
+    CHECK(p.qualified());
     CHECK(decided(p, "br3", alice) == "allow br3 group lab @/etc/qemu/lab.conf:1");
 }
 

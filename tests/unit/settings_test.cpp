@@ -92,11 +92,11 @@ TEST_CASE("most specific wins, key by key: user > group > bridge > defaults") {
     CHECK_FALSE(other.port.vlan);
 }
 
-TEST_CASE("needs_caller only for bridges with user or group sections") {
+TEST_CASE("groups are asked about only for bridges with group sections") {
     auto s = parse("[bridge br0]\nquota=1\n[bridge br1 group lab]\nvlan=2\n");
     REQUIRE(s.ok());
-    CHECK_FALSE(settings::needs_caller(s, "br0"));
-    CHECK(settings::needs_caller(s, "br1"));
+    CHECK(settings::groups_deciding(s, "br0").empty());
+    CHECK(settings::groups_deciding(s, "br1") == std::vector<std::uint32_t>{2000});
 }
 
 TEST_CASE("the groups that can decide a bridge's settings: its group sections") {

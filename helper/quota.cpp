@@ -69,9 +69,10 @@ UniqueFd open_lock_file() {
     if (::fstat(fd.get(), &st) != 0 || !unusable_lock_file(st).empty()) return UniqueFd();
     // A setuid process creates files with the caller's gid; root's file
     // should not carry the first caller's group (harmless at 0600, but
-    // misleading to an admin reading ls -l). A failure changes nothing that
-    // matters: the mode keeps everyone else out.
-    if (st.st_gid != 0 && ::fchown(fd.get(), 0, 0) != 0) return fd;
+    // misleading to an admin reading ls -l).
+    if (st.st_gid != 0 && ::fchown(fd.get(), 0, 0) != 0) {
+        // Ignored: the mode keeps everyone else out either way.
+    }
     return fd;
 }
 
@@ -84,26 +85,29 @@ std::string lock_file_problem() {
     return unusable_lock_file(st);
 }
 
+namespace {
+struct flock byte_of(uid_t uid, short type) {
+    struct flock l{};
+    l.l_type = type;
+    l.l_whence = SEEK_SET;
+    l.l_start = static_cast<off_t>(uid);
+    l.l_len = 1;
+    return l;
+}
+}  // namespace
+
 UserLock::UserLock(int lock_fd, uid_t uid) : fd_(lock_fd), uid_(uid) {
     if (fd_ < 0)
         throw Error(std::string("a tap quota applies, but the lock file ") + TAPGATE_LOCK_FILE +
                     " cannot be used (quotas need tapgate installed setuid root)");
-    struct flock l{};
-    l.l_type = F_WRLCK;
-    l.l_whence = SEEK_SET;
-    l.l_start = static_cast<off_t>(uid);
-    l.l_len = 1;
+    struct flock l = byte_of(uid, F_WRLCK);
     while (::fcntl(fd_, F_OFD_SETLKW, &l) != 0) {
         if (errno != EINTR) throw system_error(std::string("cannot lock ") + TAPGATE_LOCK_FILE);
     }
 }
 
 UserLock::~UserLock() {
-    struct flock l{};
-    l.l_type = F_UNLCK;
-    l.l_whence = SEEK_SET;
-    l.l_start = static_cast<off_t>(uid_);
-    l.l_len = 1;
+    struct flock l = byte_of(uid_, F_UNLCK);
     ::fcntl(fd_, F_OFD_SETLK, &l);
 }
 

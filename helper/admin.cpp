@@ -83,12 +83,7 @@ int explain(const std::string& bridge, const std::string& lock_problem) {
     show("quota", e.port.quota, e, "none");
     show("vlan", e.port.vlan, e, "bridge's");
     show("name", std::optional<std::string>(e.name_template()), e, "");
-    show("isolated", e.port.isolated, e, "bridge's");
-    show("hairpin", e.port.hairpin, e, "bridge's");
-    show("learning", e.port.learning, e, "bridge's");
-    show("unicast_flood", e.port.unicast_flood, e, "bridge's");
-    show("multicast_flood", e.port.multicast_flood, e, "bridge's");
-    show("broadcast_flood", e.port.broadcast_flood, e, "bridge's");
+    for (const settings::PortFlag& f : settings::port_flags) show(f.key, e.port.*f.member, e, "bridge's");
     if (!d.allowed) return 1;
 
     netlink::Socket nl;

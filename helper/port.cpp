@@ -7,6 +7,9 @@
 #include <netlink/msg.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include "acl.hpp"
 #include "error.hpp"
 
@@ -48,8 +51,8 @@ void send(netlink::Socket& nl, nl_msg* msg, const std::string& what) {
 }  // namespace
 
 bool any(const settings::Port& p) {
-    return p.vlan || p.isolated || p.hairpin || p.learning || p.unicast_flood ||
-           p.multicast_flood || p.broadcast_flood;
+    return p.vlan || std::any_of(std::begin(settings::port_flags), std::end(settings::port_flags),
+                                 [&](const settings::PortFlag& f) { return (p.*f.member).has_value(); });
 }
 
 void require_vlan_filtering(netlink::Socket& nl, int bridge_ifindex, const std::string& bridge,

@@ -171,8 +171,14 @@ struct Parser {
             return;
         }
         Port& p = scope->port;
-        std::optional<bool>* flag = nullptr;
-        if (k == "quota") {
+        const PortFlag* flag = nullptr;
+        for (const PortFlag& f : port_flags)
+            if (k == f.key) flag = &f;
+        if (flag) {
+            auto b = parse_bool(value);
+            if (!b) return bad("expected yes or no");
+            p.*(flag->member) = *b;
+        } else if (k == "quota") {
             if (auto n = parse_number(value, 0, 1023)) p.quota = *n;
             else return bad("expected a number of taps from 0 to 1023");
         } else if (k == "vlan") {
@@ -181,27 +187,10 @@ struct Parser {
         } else if (k == "name") {
             if (auto why = bad_template(value)) return bad(*why);
             p.name = std::string(value);
-        } else if (k == "isolated") {
-            flag = &p.isolated;
-        } else if (k == "hairpin") {
-            flag = &p.hairpin;
-        } else if (k == "learning") {
-            flag = &p.learning;
-        } else if (k == "unicast_flood") {
-            flag = &p.unicast_flood;
-        } else if (k == "multicast_flood") {
-            flag = &p.multicast_flood;
-        } else if (k == "broadcast_flood") {
-            flag = &p.broadcast_flood;
         } else {
             return error("unknown key \"" + acl::printable(k) +
                          "\" (expected quota, vlan, name, isolated, hairpin, learning, "
                          "unicast_flood, multicast_flood or broadcast_flood)");
-        }
-        if (flag) {
-            auto b = parse_bool(value);
-            if (!b) return bad("expected yes or no");
-            *flag = *b;
         }
         scope->origin[k] = {file, line};
     }
@@ -319,12 +308,7 @@ void take(std::optional<T>& into, const std::optional<T>& from, const char* key,
 void merge(Effective& e, const Scope& s) {
     take(e.port.quota, s.port.quota, "quota", e.origin, s);
     take(e.port.vlan, s.port.vlan, "vlan", e.origin, s);
-    take(e.port.isolated, s.port.isolated, "isolated", e.origin, s);
-    take(e.port.hairpin, s.port.hairpin, "hairpin", e.origin, s);
-    take(e.port.learning, s.port.learning, "learning", e.origin, s);
-    take(e.port.unicast_flood, s.port.unicast_flood, "unicast_flood", e.origin, s);
-    take(e.port.multicast_flood, s.port.multicast_flood, "multicast_flood", e.origin, s);
-    take(e.port.broadcast_flood, s.port.broadcast_flood, "broadcast_flood", e.origin, s);
+    for (const PortFlag& f : port_flags) take(e.port.*f.member, s.port.*f.member, f.key, e.origin, s);
     take(e.port.name, s.port.name, "name", e.origin, s);
 }
 

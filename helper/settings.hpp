@@ -28,6 +28,19 @@ struct Port {
     std::optional<std::string> name;        // tap name template
 };
 
+// The yes/no port keys: their names in tapgate.conf and where Port keeps
+// them. One list for the parser, the precedence merge, --explain and
+// port::any (port::configure maps each to its kernel attribute).
+struct PortFlag {
+    const char* key;
+    std::optional<bool> Port::*member;
+};
+inline constexpr PortFlag port_flags[] = {
+    {"isolated", &Port::isolated},           {"hairpin", &Port::hairpin},
+    {"learning", &Port::learning},           {"unicast_flood", &Port::unicast_flood},
+    {"multicast_flood", &Port::multicast_flood}, {"broadcast_flood", &Port::broadcast_flood},
+};
+
 // Where a section applies, from least to most specific.
 enum class ScopeKind { defaults, bridge, group, user };
 

@@ -51,6 +51,13 @@ int parse_fd(const std::string& text) {
 
 }  // namespace
 
+namespace {
+void check_bridge_name(const std::string& bridge) {
+    if (auto why = acl::invalid_interface_name(bridge))
+        throw Error("--br: \"" + acl::printable(bridge) + "\" cannot be a bridge name: " + *why);
+}
+}  // namespace
+
 const char* usage() {
     return "Usage: tapgate [--use-vnet] --br=BRIDGE --fd=FD\n"
            "       tapgate --check [FILE]\n"
@@ -112,15 +119,13 @@ Options parse(const std::vector<std::string>& argv) {
     if (explain) {
         if (o.fd) throw Error("--explain does not take --fd");
         if (!o.bridge) throw Error("--explain needs --br=BRIDGE");
-        if (auto why = acl::invalid_interface_name(*o.bridge))
-            throw Error("--br: \"" + acl::printable(*o.bridge) + "\" cannot be a bridge name: " + *why);
+        check_bridge_name(*o.bridge);
         o.mode = Mode::explain;
         return o;
     }
     if (!o.bridge) throw Error("missing --br=BRIDGE (see tapgate --help)");
     if (!o.fd) throw Error("missing --fd=FD (see tapgate --help)");
-    if (auto why = acl::invalid_interface_name(*o.bridge))
-        throw Error("--br: \"" + acl::printable(*o.bridge) + "\" cannot be a bridge name: " + *why);
+    check_bridge_name(*o.bridge);
     return o;
 }
 

@@ -162,7 +162,7 @@ std::string printable(std::string_view s);
 struct FileContent {
     enum class Status {
         ok,
-        not_accessible,  // the caller cannot open it (ENOENT, EACCES, ...)
+        not_accessible,  // missing or not readable for the caller (ENOENT, EACCES, ...)
         refused,         // opened, but failed vetting or could not be read
     };
     Status status = Status::ok;
@@ -181,14 +181,19 @@ public:
     virtual FileContent read(const std::string& path) = 0;
 };
 
-// Opens as the calling process (O_NONBLOCK, so a FIFO cannot hang the
-// helper), vets through the open fd and reads from that same fd:
-//  - regular file, owned by root, not writable by group or others;
-//  - not on a pseudo file system (/proc, /sys, ...), whose files look
+// Opens as the calling process, walking the path one component at a time
+// from "/" with each directory held open, and vets what it walks:
+//  - every directory entered (including through "..") owned by root and
+//    not writable by group or others unless sticky, and every symbolic
+//    link followed owned by root, so nobody else can swap the file;
+//  - nothing on a pseudo file system (/proc, /sys, ...), whose files look
 //    root-owned while their content may come from the caller;
-//  - every directory on the way (as written and as resolved) owned by root
-//    and not writable by group or others unless sticky, so nobody else can
-//    swap the file.
+//  - the file itself a regular file, owned by root, not writable by group
+//    or others, opened O_NONBLOCK (a FIFO cannot hang the helper), vetted
+//    through the open fd and read from it.
+// A file is not_accessible only when the walk reached it (or the component
+// that is missing or not searchable) through vetted directories alone; a
+// file that exists but cannot be opened must also pass the file checks.
 class FileSystemSource final : public Source {
 public:
     FileContent read(const std::string& path) override;

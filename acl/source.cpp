@@ -80,69 +80,6 @@ std::string untrusted_directory(const std::string& dir, const struct stat& st) {
     return {};
 }
 
-// Checks every directory on an absolute path as written (not following the
-// last component), and every symbolic link met on the way: each must be
-// root's, or a non-root user could redirect the path. `plain` says whether
-// the path is already its own resolved form (no symbolic link, no "." or
-// ".." or empty component) and, if so, `last` is the file's lstat.
-std::string check_path_as_written(const std::string& path, bool& plain, struct stat& last_st) {
-    plain = true;
-    for (std::size_t pos = 1;;) {
-        std::size_t next = path.find('/', pos);
-        bool last = next == std::string::npos;
-        std::string prefix = last ? path : path.substr(0, next);
-        std::string_view component = std::string_view(path).substr(pos, (last ? path.size() : next) - pos);
-        if (component.empty() || component == "." || component == "..") plain = false;
-        struct stat st{};
-        if (::lstat(prefix.c_str(), &st) != 0)
-            return "cannot check " + prefix + ": " + std::strerror(errno);
-        if (S_ISLNK(st.st_mode)) {
-            plain = false;
-            if (st.st_uid != 0)
-                return "symbolic link " + prefix + " is owned by uid " +
-                       std::to_string(st.st_uid) + ", not root";
-        } else if (!last) {
-            if (!S_ISDIR(st.st_mode)) return prefix + " is not a directory";
-            if (auto why = untrusted_directory(prefix, st); !why.empty()) return why;
-        }
-        if (last) {
-            last_st = st;
-            return {};
-        }
-        pos = next + 1;
-    }
-}
-
-bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
-
-// Checks every directory on the resolved path of the open file.
-std::string check_resolved_path(const std::string& path, const struct stat& file) {
-    char buf[PATH_MAX];
-    if (!::realpath(path.c_str(), buf)) return std::string("cannot resolve path: ") + std::strerror(errno);
-    std::string real = buf;
-    struct stat st{};
-    if (::stat(real.c_str(), &st) != 0 || !same_file(st, file)) return "was replaced while being read";
-    std::string dir = real;
-    while (dir != "/") {
-        dir = directory_of(dir);
-        if (::stat(dir.c_str(), &st) != 0)
-            return "cannot check " + dir + ": " + std::strerror(errno);
-        if (auto why = untrusted_directory(dir, st); !why.empty()) return why;
-    }
-    return {};
-}
-
-// A plain path (see check_path_as_written) is its own resolved path, and
-// its directories below "/" have just been checked: only "/" and the file's
-// identity remain. It spares realpath()'s readlink() per component and a
-// second stat() of each directory, on every request.
-std::string check_plain_path(const struct stat& last, const struct stat& file) {
-    if (!same_file(last, file)) return "was replaced while being read";
-    struct stat st{};
-    if (::stat("/", &st) != 0) return std::string("cannot check /: ") + std::strerror(errno);
-    return untrusted_directory("/", st);
-}
-
 FileContent refused(std::string reason) {
     FileContent c;
     c.status = FileContent::Status::refused;
@@ -150,75 +87,217 @@ FileContent refused(std::string reason) {
     return c;
 }
 
-std::string absolute(const std::string& path) {
-    if (!path.empty() && path.front() == '/') return path;
-    char cwd[PATH_MAX];
-    if (!::getcwd(cwd, sizeof cwd)) return path;
-    return resolve_include(std::string(cwd) + "/", path);
-}
-
 }  // namespace
 
-FileContent FileSystemSource::read(const std::string& given_path) {
-    const std::string path = absolute(given_path);
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
-    if (!fd) {
-        int e = errno;
+namespace {
+
+FileContent not_accessible(int error) {
+    FileContent c;
+    c.status = FileContent::Status::not_accessible;
+    c.error = error;
+    return c;
+}
+
+// The kernel's limit on symbolic links followed in one lookup.
+constexpr int max_symlinks = 40;
+
+// Walks a path one component at a time from "/", the way the kernel
+// would, holding each directory open (O_PATH) while the next component is
+// looked up in it. Every directory entered and every symbolic link
+// followed is vetted on the way, so the walk checks exactly what was
+// traversed, and nothing can be swapped between the check and the use.
+// What cannot be reached is "not accessible" only because the walk got
+// that far: every directory that could have made it so is root's.
+class Walk {
+public:
+    explicit Walk(std::string_view path) { push(path); }
+
+    FileContent open_file() {
+        if (auto why = to_root(); !why.empty()) return refused(why);
+        while (!rest_.empty()) {
+            std::string name = std::move(rest_.back());
+            rest_.pop_back();
+            if (name == ".") continue;
+            const bool last = rest_.empty();
+            if (name == "..") {
+                UniqueFd up(::openat(dir_.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+                if (!up) return missing(errno);
+                if (auto why = enter(std::move(up), directory_of(walked_), nullptr); !why.empty())
+                    return refused(why);
+                continue;
+            }
+            if (last) {
+                std::optional<FileContent> done = open_last(name);
+                if (done) return std::move(*done);
+                continue;  // a symbolic link: its target is now in rest_
+            }
+            UniqueFd entry(::openat(dir_.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+            if (!entry) return missing(errno);
+            struct stat st{};
+            if (::fstat(entry.get(), &st) != 0) return refused(std::string("cannot stat: ") + std::strerror(errno));
+            const std::string path = join(name);
+            if (S_ISLNK(st.st_mode)) {
+                if (auto why = follow(entry.get(), st, path); !why.empty()) return refused(why);
+                continue;
+            }
+            if (!S_ISDIR(st.st_mode)) return refused(path + " is not a directory");
+            if (auto why = enter(std::move(entry), path, &st); !why.empty()) return refused(why);
+        }
+        // The path ended in "/", "." or "..": a directory.
+        return refused("is a directory, not a regular file");
+    }
+
+private:
+    // Components still to walk, the next one last.
+    void push(std::string_view path) {
+        std::vector<std::string> parts;
+        std::size_t i = 0;
+        while (i <= path.size()) {
+            std::size_t slash = path.find('/', i);
+            if (slash == std::string_view::npos) slash = path.size();
+            if (slash > i) parts.emplace_back(path.substr(i, slash - i));
+            i = slash + 1;
+        }
+        rest_.insert(rest_.end(), parts.rbegin(), parts.rend());
+    }
+
+    std::string join(const std::string& name) const {
+        return walked_ == "/" ? "/" + name : walked_ + "/" + name;
+    }
+
+    // Makes `fd` (at `path`) the directory the walk is in, and says why it
+    // cannot be trusted, or nothing.
+    std::string enter(UniqueFd fd, std::string path, const struct stat* known) {
+        dir_ = std::move(fd);
+        walked_ = std::move(path);
+        struct stat st{};
+        if (known) st = *known;
+        else if (::fstat(dir_.get(), &st) != 0) return "cannot check " + walked_ + ": " + std::strerror(errno);
+        if (auto why = pseudo(dir_.get(), st); !why.empty()) return why;
+        return untrusted_directory(walked_, st);
+    }
+
+    std::string to_root() {
+        UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) return std::string("cannot open /: ") + std::strerror(errno);
+        return enter(std::move(root), "/", nullptr);
+    }
+
+    // /proc and its like hold files that look root-owned and read-only
+    // while their content comes from the caller: nothing on them is
+    // trusted. Looked at where the walk crosses onto another file system.
+    std::string pseudo(int fd, const struct stat& st) {
+        if (have_dev_ && st.st_dev == dev_) return {};
+        struct statfs fs{};
+        if (::fstatfs(fd, &fs) != 0) return std::string("cannot stat file system: ") + std::strerror(errno);
+        if (const char* name = pseudo_filesystem(fs)) return std::string("is on a ") + name + " file system";
+        dev_ = st.st_dev;
+        have_dev_ = true;
+        return {};
+    }
+
+    // A symbolic link: its owner could point it anywhere, so only root's
+    // are followed; the target's components are walked next, from "/" or
+    // from the link's directory.
+    std::string follow(int link_fd, const struct stat& st, const std::string& path) {
+        if (st.st_uid != 0)
+            return "symbolic link " + path + " is owned by uid " + std::to_string(st.st_uid) + ", not root";
+        if (++links_ > max_symlinks) return "too many levels of symbolic links at " + path;
+        char target[PATH_MAX];
+        ssize_t n = ::readlinkat(link_fd, "", target, sizeof target);
+        if (n < 0) return "cannot read symbolic link " + path + ": " + std::strerror(errno);
+        if (n == 0 || static_cast<std::size_t>(n) >= sizeof target)
+            return "symbolic link " + path + " has no usable target";
+        std::string_view t(target, static_cast<std::size_t>(n));
+        push(t);
+        return t.front() == '/' ? to_root() : std::string();
+    }
+
+    // The walk stopped at a component the caller cannot look up: the
+    // directory it stopped in is trusted, so this is a real absence or
+    // lack of permission, not something a user arranged.
+    FileContent missing(int e) {
         switch (e) {
         case ENOENT:
         case EACCES:
         case EPERM:
-        case ENOTDIR:
-        case ELOOP:
-        case ENAMETOOLONG: {
-            // A file in /proc the caller cannot open (/proc/self/environ of
-            // a non-dumpable process) must be refused like one it can, not
-            // skipped as if it were someone's private include.
-            struct statfs fs{};
-            if (::statfs(path.c_str(), &fs) == 0) {
-                if (const char* pseudo = pseudo_filesystem(fs))
-                    return refused(std::string("is on a ") + pseudo + " file system");
-            }
-            FileContent c;
-            c.status = FileContent::Status::not_accessible;
-            c.error = e;
-            return c;
-        }
+        case ENAMETOOLONG:
+            return not_accessible(e);
         default:
-            // EMFILE, EIO, ENXIO...: the file may exist and hold denies, so
-            // this must not be mistaken for an absent file.
+            // EMFILE, EIO...: the file may exist and hold denies, so this
+            // must not be mistaken for an absent file.
             return refused(std::string("cannot open: ") + std::strerror(e));
         }
     }
-    struct stat st{};
-    if (::fstat(fd.get(), &st) != 0) return refused(std::string("cannot stat: ") + std::strerror(errno));
-    if (auto why = untrusted_file(st); !why.empty()) return refused(why);
-    struct statfs fs{};
-    if (::fstatfs(fd.get(), &fs) != 0)
-        return refused(std::string("cannot stat file system: ") + std::strerror(errno));
-    if (const char* pseudo = pseudo_filesystem(fs))
-        return refused(std::string("is on a ") + pseudo + " file system");
-    bool plain = false;
-    struct stat last{};
-    if (auto why = check_path_as_written(path, plain, last); !why.empty()) return refused(why);
-    if (auto why = plain ? check_plain_path(last, st) : check_resolved_path(path, st); !why.empty())
-        return refused(why);
 
-    FileContent c;
-    c.id = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
-    char buf[8192];
-    for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n == 0) break;
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return refused(std::string("read error: ") + std::strerror(errno));
+    // The last component: the file itself, read through the fd it was
+    // vetted by (non-blocking, so a FIFO cannot hang the helper). Empty
+    // when it was a symbolic link, whose target is then walked.
+    std::optional<FileContent> open_last(const std::string& name) {
+        const std::string path = join(name);
+        UniqueFd fd(::openat(dir_.get(), name.c_str(),
+                             O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
+        if (!fd) {
+            const int e = errno;
+            struct stat st{};
+            if (::fstatat(dir_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return missing(e);
+            if (S_ISLNK(st.st_mode)) {
+                UniqueFd link(::openat(dir_.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+                if (!link || ::fstat(link.get(), &st) != 0)
+                    return refused("cannot open symbolic link " + path + ": " + std::strerror(errno));
+                if (!S_ISLNK(st.st_mode)) return refused("was replaced while being read");
+                if (auto why = follow(link.get(), st, path); !why.empty()) return refused(why);
+                return std::nullopt;
+            }
+            // It exists, and the caller may not open it. That is the
+            // per-user include idiom only for a file that would have been
+            // trusted had the caller been able to read it.
+            if (auto why = untrusted_file(st); !why.empty()) return refused(why);
+            return missing(e);
         }
-        if (c.text.size() + static_cast<std::size_t>(n) > max_file_size)
-            return refused("is larger than " + std::to_string(max_file_size >> 20) + " MiB");
-        c.text.append(buf, static_cast<std::size_t>(n));
+        struct stat st{};
+        if (::fstat(fd.get(), &st) != 0) return refused(std::string("cannot stat: ") + std::strerror(errno));
+        if (auto why = untrusted_file(st); !why.empty()) return refused(why);
+        if (auto why = pseudo(fd.get(), st); !why.empty()) return refused(why);
+        return read_all(fd.get(), st);
     }
-    return c;
+
+    static FileContent read_all(int fd, const struct stat& st) {
+        FileContent c;
+        c.id = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+        char buf[8192];
+        for (;;) {
+            ssize_t n = ::read(fd, buf, sizeof buf);
+            if (n == 0) break;
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return refused(std::string("read error: ") + std::strerror(errno));
+            }
+            if (c.text.size() + static_cast<std::size_t>(n) > max_file_size)
+                return refused("is larger than " + std::to_string(max_file_size >> 20) + " MiB");
+            c.text.append(buf, static_cast<std::size_t>(n));
+        }
+        return c;
+    }
+
+    std::vector<std::string> rest_;
+    UniqueFd dir_;
+    std::string walked_;  // the path of dir_, as walked
+    dev_t dev_ = 0;       // the file system pseudo() last looked at
+    bool have_dev_ = false;
+    int links_ = 0;
+};
+
+}  // namespace
+
+FileContent FileSystemSource::read(const std::string& given_path) {
+    if (given_path.empty() || given_path.front() != '/') {
+        char cwd[PATH_MAX];
+        if (!::getcwd(cwd, sizeof cwd))
+            return refused(std::string("cannot resolve a relative path: ") + std::strerror(errno));
+        return Walk(std::string(cwd) + "/" + given_path).open_file();
+    }
+    return Walk(given_path).open_file();
 }
 
 FileContent MemorySource::read(const std::string& path) {

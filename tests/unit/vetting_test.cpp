@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "settings.hpp"
 #include "util.hpp"
 
 using namespace tapgate;
@@ -131,8 +132,6 @@ TEST_CASE("directories on the path") {
 }
 
 TEST_CASE("a path written with '.', '..' or '//' is vetted like its resolved form") {
-    // Such a path is not its own resolved form: the vetting goes through
-    // realpath() (a plain path skips it).
     TempDir d;
     d.write("a.conf", "allow br0\n");
     d.mkdir("sub");
@@ -177,6 +176,104 @@ TEST_CASE("symbolic links") {
         REQUIRE(::symlink("user/a.conf", link.c_str()) == 0);
         CHECK(read_status(link) == "refused:directory " + (d / "user") + " is owned by uid 4242, not root");
     }
+}
+
+TEST_CASE("a file counts as missing or unreadable only behind a trusted path") {
+    // What the caller cannot open is skipped (the per-user include idiom),
+    // but only when nobody but root could have made it so: otherwise the
+    // owner of a directory on the way could make a deny vanish.
+    TempDir d;
+    d.mkdir("user", 0755, nobody_uid, nobody_gid);
+    const std::string user_dir = "refused:directory " + (d / "user") + " is owned by uid 4242, not root";
+    SUBCASE("missing, in a directory another uid owns") {
+        CHECK(read_status(d / "user/gone.conf") == user_dir);
+        CHECK(read_status(d / "user/sub/gone.conf") == user_dir);
+    }
+    SUBCASE("missing, behind a root-owned link into such a directory") {
+        std::string link = d / "link";
+        REQUIRE(::symlink("user", link.c_str()) == 0);
+        CHECK(read_status(link + "/gone.conf") == user_dir);
+        std::string flink = d / "flink.conf";
+        REQUIRE(::symlink("user/gone.conf", flink.c_str()) == 0);
+        CHECK(read_status(flink) == user_dir);
+    }
+    SUBCASE("missing, behind a root-owned link to a link another uid owns") {
+        std::string ulink = d / "ulink.conf";
+        REQUIRE(::symlink("gone.conf", ulink.c_str()) == 0);
+        REQUIRE(::lchown(ulink.c_str(), nobody_uid, nobody_gid) == 0);
+        std::string link = d / "link.conf";
+        REQUIRE(::symlink("ulink.conf", link.c_str()) == 0);
+        CHECK(read_status(link) == "refused:symbolic link " + ulink + " is owned by uid 4242, not root");
+    }
+    SUBCASE("unsearchable by the caller, in a directory another uid owns") {
+        d.mkdir("other", 0700, nobody_uid + 1, nobody_gid + 1);
+        d.write("other/deny.conf", "deny all\n");
+        CHECK(run_in_child([&] { return read_status(d / "other/deny.conf"); }, nobody_uid) ==
+              "refused:directory " + (d / "other") + " is owned by uid 4243, not root");
+    }
+    SUBCASE("unreadable, but not a file that could be trusted") {
+        d.write("theirs.conf", "deny all\n", 0600, nobody_uid + 1, nobody_gid + 1);
+        CHECK(run_in_child([&] { return read_status(d / "theirs.conf"); }, nobody_uid) ==
+              "refused:is owned by uid 4243, not root");
+    }
+    SUBCASE("missing or unreadable behind a trusted path: skipped") {
+        d.mkdir("private", 0750, 0, nobody_gid + 1);
+        d.write("private/a.conf", "deny all\n");
+        d.write("root-only.conf", "deny all\n", 0600);
+        std::string link = d / "link";
+        REQUIRE(::symlink("private", link.c_str()) == 0);
+        auto as_user = [&](const std::string& p) {
+            return run_in_child([&] { return read_status(p); }, nobody_uid);
+        };
+        const std::string enoent = "not_accessible:" + std::to_string(ENOENT);
+        const std::string eacces = "not_accessible:" + std::to_string(EACCES);
+        CHECK(read_status(d / "gone.conf") == enoent);
+        CHECK(read_status(d / "gone/a.conf") == enoent);
+        CHECK(as_user(d / "private/a.conf") == eacces);
+        CHECK(as_user(link + "/a.conf") == eacces);
+        CHECK(as_user(d / "root-only.conf") == eacces);
+    }
+}
+
+TEST_CASE("a deny include cannot be made to vanish through a directory a user owns") {
+    TempDir d;
+    d.mkdir("user", 0755, nobody_uid, nobody_gid);
+    std::string link = d / "denies";
+    REQUIRE(::symlink("user", link.c_str()) == 0);
+    std::string main = d.write("bridge.conf", "allow br0\ninclude denies/deny.conf\n");
+    // The user owns the directory the root-owned link leads to, and has
+    // removed deny.conf from it.
+    acl::FileSystemSource fs;
+    auto p = acl::load(fs, main);
+    REQUIRE(p.errors.size() == 1);
+    CHECK(p.errors[0].str() == main + ":2: include " + (d / "denies/deny.conf") + ": directory " +
+                                   (d / "user") + " is owned by uid 4242, not root");
+    CHECK(p.skipped.empty());
+    CHECK_FALSE(acl::decide(p, "br0").allowed);
+}
+
+TEST_CASE("tapgate.conf missing behind an untrusted path is an error, not the defaults") {
+    // Otherwise the owner of a directory on the way could remove every
+    // quota, VLAN and port setting by removing the file.
+    TempDir d;
+    d.mkdir("user", 0755, nobody_uid, nobody_gid);
+    std::string link = d / "etc";
+    REQUIRE(::symlink("user", link.c_str()) == 0);
+    acl::FileSystemSource fs;
+    acl::MemoryDirectory dir;
+    auto s = settings::load(fs, link + "/tapgate.conf", dir);
+    REQUIRE(s.errors.size() == 1);
+    CHECK(s.errors[0].str() == link + "/tapgate.conf: directory " + (d / "user") +
+                                   " is owned by uid 4242, not root");
+    auto missing = settings::load(fs, d / "tapgate.conf", dir);
+    CHECK(missing.ok());
+    CHECK_FALSE(missing.exists);
+}
+
+TEST_CASE("paths through /proc are refused, even where the file cannot be opened") {
+    CHECK(read_guarded("/proc/self/cwd/gone.conf") == "refused:is on a proc file system");
+    CHECK(run_in_child([] { return read_status("/proc/1/environ"); }, nobody_uid) ==
+          "refused:is on a proc file system");
 }
 
 TEST_CASE("a refused include is an error that fails the policy closed") {

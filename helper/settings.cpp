@@ -85,6 +85,14 @@ struct Parser {
         scope = nullptr;
         in_global = false;
         section_ok = false;
+        // inih ignores whatever follows ']', so "[bridge br0] user root"
+        // would silently be [bridge br0] for everybody.
+        if (std::string_view after = acl::trim(text.substr(close + 1));
+            !after.empty() && after.front() != ';' && after.front() != '#') {
+            error("text after the section header [" + acl::printable(section_text) + "]: \"" +
+                  acl::printable(after) + "\" (only a comment may follow)");
+            return;
+        }
         auto w = acl::split_words(text.substr(1, close - 1));
         if (w.size() == 1 && w[0] == "global") {
             in_global = true;

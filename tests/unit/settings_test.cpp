@@ -159,6 +159,24 @@ TEST_CASE("keys outside a section, syntax errors, NUL bytes and long lines") {
     CHECK(errors(parse("[bridge br0]\nquota = 1\n  2\n")).size() == 1);  // continuation line
 }
 
+TEST_CASE("nothing but a comment may follow a section header") {
+    // inih drops whatever follows ']': "[bridge br0] user root" would be
+    // [bridge br0], and one user's exemption everybody's.
+    CHECK(errors(parse("[bridge br0] user alice\nisolated = no\n")) ==
+          std::vector<std::string>{"/etc/tapgate.conf:1: text after the section header [bridge br0]: "
+                                   "\"user alice\" (only a comment may follow)"});
+    CHECK(errors(parse("[global]x\nsyslog = no\n[bridge br1]\t]\n")) ==
+          std::vector<std::string>{
+              "/etc/tapgate.conf:1: text after the section header [global]: \"x\" (only a comment "
+              "may follow)",
+              "/etc/tapgate.conf:3: text after the section header [bridge br1]: \"]\" (only a "
+              "comment may follow)"});
+    auto s = parse("[bridge br0]  ; lab\nquota = 1\n[bridge br1] # more\nquota = 2\n[bridge br2]\t\r\n");
+    REQUIRE(s.ok());
+    CHECK(*settings::resolve(s, "br0", carol).port.quota == 1);
+    CHECK(*settings::resolve(s, "br1", carol).port.quota == 2);
+}
+
 TEST_CASE("a UTF-8 byte order mark does not hide the first section") {
     auto s = parse("\xEF\xBB\xBF[bridge br0]\nquota = 0\n");
     REQUIRE(s.ok());

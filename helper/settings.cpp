@@ -65,9 +65,10 @@ struct Parser {
     Settings& out;
     std::string_view rest;  // text not yet handed to inih
     unsigned line = 0;      // number of the line inih is working on
-    Scope* scope = nullptr;  // current section, null for [global] or none
     bool in_global = false;
-    bool section_ok = false;  // false after a bad header: its keys are skipped
+    // False after a bad header: its keys are skipped. True outside
+    // [global] means the section is the last of out.scopes.
+    bool section_ok = false;
     std::map<std::string, unsigned> seen_in_section;
     std::string section_text;  // inside the brackets of the last header
 
@@ -82,7 +83,6 @@ struct Parser {
         if (close == std::string_view::npos) return;  // inih reports it
         section_text = std::string(text.substr(1, close - 1));
         seen_in_section.clear();
-        scope = nullptr;
         in_global = false;
         section_ok = false;
         // inih ignores whatever follows ']', so "[bridge br0] user root"
@@ -140,7 +140,6 @@ struct Parser {
             }
         }
         out.scopes.push_back(std::move(s));
-        scope = &out.scopes.back();
         section_ok = true;
     }
 
@@ -178,7 +177,8 @@ struct Parser {
             }
             return;
         }
-        Port& p = scope->port;
+        Scope& scope = out.scopes.back();
+        Port& p = scope.port;
         const PortFlag* flag = nullptr;
         for (const PortFlag& f : port_flags)
             if (k == f.key) flag = &f;
@@ -200,7 +200,7 @@ struct Parser {
                          "\" (expected quota, vlan, name, isolated, hairpin, learning, "
                          "unicast_flood, multicast_flood or broadcast_flood)");
         }
-        scope->origin[k] = {file, line};
+        scope.origin[k] = {file, line};
     }
 
     // fgets() for inih over the text, one line at a time, counting lines.
@@ -288,8 +288,7 @@ Settings parse(std::string_view text, const std::string& file, acl::Directory& d
     // inih skips a UTF-8 byte order mark; so must the header check, or the
     // first section's keys would be dropped without a word.
     if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-    out.scopes.reserve(n);  // Parser keeps a pointer into it
-    Parser p{file, directory, out, text, 0, nullptr, false, false, {}, {}};
+    Parser p{file, directory, out, text, 0, false, false, {}, {}};
     int rc = ini_parse_stream(&Parser::reader, &p, &Parser::handler, &p);
     if (rc > 0) {
         // inih names only the first line it could not parse.

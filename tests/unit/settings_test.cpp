@@ -1,6 +1,8 @@
 // tapgate.conf: parsing, errors with file:line, and precedence.
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+
 #include "settings.hpp"
 #include "util.hpp"
 
@@ -175,6 +177,27 @@ TEST_CASE("nothing but a comment may follow a section header") {
     REQUIRE(s.ok());
     CHECK(*settings::resolve(s, "br0", carol).port.quota == 1);
     CHECK(*settings::resolve(s, "br1", carol).port.quota == 2);
+}
+
+// A sanitizer reserves terabytes of address space for its shadow memory:
+// an address space limit cannot be set under it.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool address_sanitizer = true;
+#else
+constexpr bool address_sanitizer = false;
+#endif
+
+TEST_CASE("memory follows what the file holds, not its line count" * doctest::skip(address_sanitizer)) {
+    // 16 MiB of blank lines (the largest file the helper reads) must parse
+    // within a small address space.
+    auto run = [] {
+        rlimit limit{512UL << 20, 512UL << 20};
+        if (::setrlimit(RLIMIT_AS, &limit) != 0) return std::string("setrlimit failed");
+        std::string text(16UL << 20, '\n');
+        auto s = parse(text);
+        return std::string(s.ok() && s.scopes.empty() ? "ok" : "parse failed");
+    };
+    CHECK(run_in_child(run, std::nullopt, 60) == "ok");
 }
 
 TEST_CASE("a UTF-8 byte order mark does not hide the first section") {

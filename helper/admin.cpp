@@ -114,15 +114,36 @@ int explain(const std::string& bridge, const std::string& lock_problem) {
 
 namespace {
 
-std::string persistence(const std::string& tap) {
-    // tun_flags in sysfs: IFF_PERSIST is 0x0800. Read with stdio, not
-    // <fstream>: iostreams would bring libstdc++'s locale set-up into the
-    // start of every run of the helper.
-    const std::string path = "/sys/class/net/" + tap + "/tun_flags";
+// A number from one of the tap's sysfs attributes, or nullopt. Read with
+// stdio, not <fstream>: iostreams would bring libstdc++'s locale set-up
+// into the start of every run of the helper.
+std::optional<long> sysfs_number(const std::string& tap, const char* attribute, const char* format) {
+    const std::string path = "/sys/class/net/" + tap + "/" + attribute;
     std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "re"), &std::fclose);
-    unsigned long flags = 0;
-    if (!f || std::fscanf(f.get(), "%lx", &flags) != 1) return "?";
-    return (flags & 0x0800) ? "yes" : "no";
+    long value = 0;
+    if (!f || std::fscanf(f.get(), format, &value) != 1) return std::nullopt;
+    return value;
+}
+
+std::string persistence(const std::string& tap) {
+    // tun_flags: IFF_PERSIST is 0x0800.
+    auto flags = sysfs_number(tap, "tun_flags", "%lx");
+    if (!flags) return "?";
+    return (*flags & 0x0800) ? "yes" : "no";
+}
+
+std::string user_name(long uid) {
+    passwd* pw = ::getpwuid(static_cast<uid_t>(uid));
+    return pw ? pw->pw_name : std::to_string(uid);
+}
+
+// The tun owner: the one user who may attach to the tap by name once it is
+// persistent. The helper sets it to the caller; the holder of the fd can
+// hand it to another user.
+std::string tun_owner(const std::string& tap) {
+    auto uid = sysfs_number(tap, "owner", "%ld");
+    if (!uid) return "?";
+    return *uid < 0 ? "-" : user_name(*uid);
 }
 
 }  // namespace
@@ -130,17 +151,17 @@ std::string persistence(const std::string& tap) {
 int list() {
     netlink::Socket nl;
     const uid_t me = ::getuid();
-    std::printf("%-15s %-15s %-16s %-5s %s\n", "TAP", "BRIDGE", "OWNER", "VLAN", "PERSISTENT");
+    std::printf("%-15s %-15s %-16s %-5s %-10s %s\n", "TAP", "BRIDGE", "OWNER", "VLAN", "PERSISTENT",
+                "TUN-OWNER");
     for (const auto& l : nl.links_with_alias("tapgate uid=")) {
         long uid = quota::uid_of(l.alias);
         if (uid < 0 || (me != 0 && uid != static_cast<long>(me))) continue;
         char master[IF_NAMESIZE] = "-";
         if (l.master) ::if_indextoname(static_cast<unsigned>(l.master), master);
-        passwd* pw = ::getpwuid(static_cast<uid_t>(uid));
-        std::string owner = pw ? pw->pw_name : std::to_string(uid);
         unsigned vlan = quota::vlan_of(l.alias);
-        std::printf("%-15s %-15s %-16s %-5s %s\n", l.name.c_str(), master, owner.c_str(),
-                    vlan ? std::to_string(vlan).c_str() : "-", persistence(l.name).c_str());
+        std::printf("%-15s %-15s %-16s %-5s %-10s %s\n", l.name.c_str(), master, user_name(uid).c_str(),
+                    vlan ? std::to_string(vlan).c_str() : "-", persistence(l.name).c_str(),
+                    tun_owner(l.name).c_str());
     }
     return 0;
 }

@@ -88,7 +88,7 @@ void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& r
     }
     const bool more = port::any(eff.port);
     if (eff.port.vlan) port::require_vlan_filtering(nl, br.ifindex, br.name, *eff.port.vlan);
-    tap::Tap tap = tap::create(settings::expand_name(eff.name_template(), caller), opt.use_vnet);
+    tap::Tap tap = tap::create(settings::expand_name(eff.name_template(), caller), opt.use_vnet, rec.uid);
     rec.tap = tap.name;
     fault::point("after-tap");
     const int index = bridge::attach(nl, br, tap.name, quota::alias_for(rec.uid, rec.vlan), !more);

@@ -15,7 +15,7 @@ namespace {
 constexpr const char* tun_path = "/dev/net/tun";
 }
 
-Tap create(const std::string& name_template, bool want_vnet_hdr) {
+Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner) {
     // The fd goes to QEMU, which may exec other programs: close-on-exec
     // applies to this process only and does not travel with SCM_RIGHTS.
     UniqueFd fd(::open(tun_path, O_RDWR | O_CLOEXEC));
@@ -45,8 +45,14 @@ Tap create(const std::string& name_template, bool want_vnet_hdr) {
         throw system_error("cannot create a tap device", e);
     }
     Tap t;
-    t.fd = std::move(fd);
     t.name.assign(ifr.ifr_name, strnlen(ifr.ifr_name, sizeof ifr.ifr_name));
+    // A tap without an owner, once its holder makes it persistent (which
+    // needs no privilege), can be attached by any user, onto the bridge
+    // and VLAN this caller was granted. The holder can change the owner
+    // to another valid uid, but never clear it.
+    if (::ioctl(fd.get(), TUNSETOWNER, static_cast<unsigned long>(owner)) != 0)
+        throw system_error("cannot set the owner of " + t.name);
+    t.fd = std::move(fd);
     t.vnet_hdr = vnet;
     return t;
 }

@@ -3,6 +3,8 @@
 // fd closes, whatever happens to this process.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "unique_fd.hpp"
@@ -17,7 +19,8 @@ struct Tap {
 
 // Opens /dev/net/tun and creates a tap from `name_template` ("tap%d"):
 // IFF_TAP | IFF_NO_PI, plus IFF_VNET_HDR when `want_vnet_hdr` and the
-// kernel offers it. Throws tapgate::Error.
-Tap create(const std::string& name_template, bool want_vnet_hdr);
+// kernel offers it, with `owner` as its tun owner, the only user who may
+// attach to it by name once it is persistent. Throws tapgate::Error.
+Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner);
 
 }  // namespace tapgate::tap

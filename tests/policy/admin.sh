@@ -117,25 +117,48 @@ pol_hold tguser --br br1 -- "$H"; expect_grant
 utap=${R[ifname]:-?}
 ptap=$(tg_as tgbob $PERSIST "$H" br1)
 [ -e "/sys/class/net/$ptap" ] || problem "no persistent tap: $ptap"
+# Once persistent, the tap can be attached by name: only by its tun owner,
+# which the helper sets to the caller before the tap joins the bridge.
+for u in tgalice tguser; do
+    a=$(tg_as "$u" $PERSIST --attach "$ptap")
+    [[ $a == "refused errno=1 "* ]] || problem "$u attached tgbob's persistent tap: $a"
+done
+verdict "another user cannot attach to a persistent tap on its bridge"
+a=$(tg_as tgbob $PERSIST --attach "$ptap")
+[ "$a" = attached ] || problem "tgbob: $a"
+a=$($PERSIST --attach "$ptap")
+[ "$a" = attached ] || problem "root: $a"
+verdict "its owner and root can attach to it"
 run tgalice --list
 rc_is 0
-has "TAP BRIDGE OWNER VLAN PERSISTENT"
-has "lab0 br0 tgalice - no"
-has "lab1 br0 tgalice - no"
-has "lab2 br0 tgalice - no"
+has "TAP BRIDGE OWNER VLAN PERSISTENT TUN-OWNER"
+has "lab0 br0 tgalice - no tgalice"
+has "lab1 br0 tgalice - no tgalice"
+has "lab2 br0 tgalice - no tgalice"
 [ "$(wc -l <<< "$OUT")" = 4 ] || problem "tgalice sees more than her 3 taps:"$'\n'"$OUT"
 verdict "--list as tgalice: her 3 taps only"
 run tgbob --list
 rc_is 0
-has "$ptap br1 tgbob - yes"
+has "$ptap br1 tgbob - yes tgbob"
 [ "$(wc -l <<< "$OUT")" = 2 ] || problem "tgbob sees:"$'\n'"$OUT"
 verdict "--list as tgbob: his persistent tap, PERSISTENT yes"
 run root --list
 rc_is 0
-for l in "lab0 br0 tgalice - no" "lab1 br0 tgalice - no" "lab2 br0 tgalice - no" \
-    "$utap br1 tguser - no" "$ptap br1 tgbob - yes"; do has "$l"; done
+for l in "lab0 br0 tgalice - no tgalice" "lab1 br0 tgalice - no tgalice" \
+    "lab2 br0 tgalice - no tgalice" "$utap br1 tguser - no tguser" "$ptap br1 tgbob - yes tgbob"; do
+    has "$l"
+done
 [ "$(wc -l <<< "$OUT")" = 6 ] || problem "root sees:"$'\n'"$OUT"
 verdict "--list as root: all 5 taps with owners and persistence"
+# The holder can hand the tap to another user (as it could pass the fd):
+# the tun owner changes, the quota stays with the user it was made for.
+a=$(tg_as tgbob $PERSIST --attach "$ptap" --owner "$TG_ALICE_UID")
+[ "$a" = attached ] || problem "tgbob: $a"
+a=$(tg_as tgalice $PERSIST --attach "$ptap")
+[ "$a" = attached ] || problem "tgalice after the hand-over: $a"
+run root --list
+has "$ptap br1 tgbob - yes tgalice"
+verdict "a tap handed over with TUNSETOWNER: --list shows the new tun owner"
 # An interface root made with an alias of its own is not tapgate's.
 ip tuntap add dev manual0 mode tap
 ip link set manual0 alias "some other alias"

@@ -117,17 +117,18 @@ namespace {
 // A number from one of the tap's sysfs attributes, or nullopt. Read with
 // stdio, not <fstream>: iostreams would bring libstdc++'s locale set-up
 // into the start of every run of the helper.
-std::optional<long> sysfs_number(const std::string& tap, const char* attribute, const char* format) {
+std::optional<long> sysfs_number(const std::string& tap, const char* attribute) {
     const std::string path = "/sys/class/net/" + tap + "/" + attribute;
     std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "re"), &std::fclose);
     long value = 0;
-    if (!f || std::fscanf(f.get(), format, &value) != 1) return std::nullopt;
+    // %li: tun_flags is written as 0x..., owner in decimal (-1 for none).
+    if (!f || std::fscanf(f.get(), "%li", &value) != 1) return std::nullopt;
     return value;
 }
 
 std::string persistence(const std::string& tap) {
     // tun_flags: IFF_PERSIST is 0x0800.
-    auto flags = sysfs_number(tap, "tun_flags", "%lx");
+    auto flags = sysfs_number(tap, "tun_flags");
     if (!flags) return "?";
     return (*flags & 0x0800) ? "yes" : "no";
 }
@@ -141,7 +142,7 @@ std::string user_name(long uid) {
 // persistent. The helper sets it to the caller; the holder of the fd can
 // hand it to another user.
 std::string tun_owner(const std::string& tap) {
-    auto uid = sysfs_number(tap, "owner", "%ld");
+    auto uid = sysfs_number(tap, "owner");
     if (!uid) return "?";
     return *uid < 0 ? "-" : user_name(*uid);
 }

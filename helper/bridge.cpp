@@ -48,12 +48,8 @@ Bridge find(netlink::Socket& nl, const std::string& name) {
     return {name, rtnl_link_get_ifindex(link.get()), rtnl_link_get_mtu(link.get())};
 }
 
-int attach(netlink::Socket& nl, const Bridge& bridge, const std::string& tap_name,
-           const std::string& alias, bool up) {
-    // Nobody but a CAP_NET_ADMIN holder can rename the tap, and this
-    // process holds its only fd: the name cannot point elsewhere.
-    const int tap_index = nl.ifindex(tap_name);
-    if (!tap_index) throw Error("tap " + tap_name + " vanished after it was created");
+void attach(netlink::Socket& nl, const Bridge& bridge, int tap_index, const std::string& tap_name,
+            const std::string& alias, bool up) {
     auto mac = tap_mac();
     netlink::AddrPtr addr(nl_addr_build(AF_LLC, mac.data(), mac.size()));
     netlink::LinkPtr changes(rtnl_link_alloc());
@@ -64,7 +60,7 @@ int attach(netlink::Socket& nl, const Bridge& bridge, const std::string& tap_nam
     rtnl_link_set_ifalias(changes.get(), alias.c_str());
     if (up) rtnl_link_set_flags(changes.get(), IFF_UP);
     int e = nl.change_link(tap_index, changes.get());
-    if (e == 0) return tap_index;
+    if (e == 0) return;
     std::string what = "cannot attach " + tap_name + " to bridge " + acl::printable(bridge.name);
     // The bridge may have gone (or been replaced) since it was looked up;
     // the kernel then says ENODEV or, for a master index that is gone,

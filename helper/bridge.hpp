@@ -18,13 +18,13 @@ struct Bridge {
 // a bridge.
 Bridge find(netlink::Socket& nl, const std::string& name);
 
-// One netlink request, acting on ifindex: MTU, MAC (first byte 0xFE),
-// alias (tapgate's record of the owner), master, and up unless `up` is
-// false (port settings still to come). The kernel applies address and MTU
-// before enslaving, so the bridge never sees a port with another MTU.
-// Returns the tap's ifindex. Throws tapgate::Error.
-int attach(netlink::Socket& nl, const Bridge& bridge, const std::string& tap_name,
-           const std::string& alias, bool up);
+// One netlink request on the tap `tap_index` (`tap_name` for messages):
+// MTU, MAC (first byte 0xFE), alias (tapgate's record of the owner),
+// master, and up unless `up` is false (port settings still to come). The
+// kernel applies address and MTU before enslaving, so the bridge never
+// sees a port with another MTU. Throws tapgate::Error.
+void attach(netlink::Socket& nl, const Bridge& bridge, int tap_index, const std::string& tap_name,
+            const std::string& alias, bool up);
 
 // Brings the port up once its settings are in place.
 void bring_up(netlink::Socket& nl, int tap_ifindex, const std::string& tap_name);

@@ -91,11 +91,11 @@ void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& r
     tap::Tap tap = tap::create(settings::expand_name(eff.name_template(), caller), opt.use_vnet, rec.uid);
     rec.tap = tap.name;
     fault::point("after-tap");
-    const int index = bridge::attach(nl, br, tap.name, quota::alias_for(rec.uid, rec.vlan), !more);
+    bridge::attach(nl, br, tap.ifindex, tap.name, quota::alias_for(rec.uid, rec.vlan), !more);
     held.reset();
     if (more) {
-        port::configure(nl, index, br.name, eff.port);
-        bridge::bring_up(nl, index, tap.name);
+        port::configure(nl, tap.ifindex, br.name, eff.port);
+        bridge::bring_up(nl, tap.ifindex, tap.name);
     }
     fault::point("after-attach");
     // Logged before the fd leaves: once the caller has it, it can kill this

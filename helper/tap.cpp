@@ -4,6 +4,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 
 #include <cstring>
 
@@ -12,8 +13,19 @@
 namespace tapgate::tap {
 
 namespace {
+
 constexpr const char* tun_path = "/dev/net/tun";
+
+// An interface index from 2^24 to 2^31 - 1 (an index is a positive int).
+unsigned int random_index() {
+    unsigned int r = 0;
+    if (::getrandom(&r, sizeof r, 0) != static_cast<ssize_t>(sizeof r))
+        throw system_error("cannot get random bytes for the tap's interface index");
+    constexpr unsigned int low = 1U << 24, high = 0x7fffffffU;
+    return low + r % (high - low + 1);
 }
+
+}  // namespace
 
 Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner) {
     // The fd goes to QEMU, which may exec other programs: close-on-exec
@@ -36,8 +48,27 @@ Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner) {
     if (name_template.size() >= sizeof ifr.ifr_name)
         throw Error("tap name template \"" + name_template + "\" is too long");
     std::memcpy(ifr.ifr_name, name_template.c_str(), name_template.size() + 1);
-    if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0) {
-        int e = errno;
+    // Everything after this addresses the tap by its interface index, and
+    // the kernel has no call that tells the index of a tun fd's device:
+    // looking it up by name would trust that nobody renamed the tap and
+    // gave its name to another interface meanwhile (possible for a caller
+    // with CAP_NET_ADMIN in a network namespace of its own). So the index
+    // is chosen here, at random from a range the kernel's own counter
+    // takes years to reach, and set before the device exists.
+    unsigned int index = 0;
+    int e = 0;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+        index = random_index();
+        if (::ioctl(fd.get(), TUNSETIFINDEX, &index) != 0)
+            throw system_error("cannot choose the tap's interface index");
+        if (::ioctl(fd.get(), TUNSETIFF, &ifr) == 0) {
+            e = 0;
+            break;
+        }
+        e = errno;
+        if (e != EBUSY) break;  // EBUSY: the index is taken
+    }
+    if (e != 0) {
         if (e == EPERM)
             throw Error("cannot create a tap device: " + std::string(std::strerror(e)) +
                         " (tapgate needs CAP_NET_ADMIN: install it setuid root or with "
@@ -45,6 +76,7 @@ Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner) {
         throw system_error("cannot create a tap device", e);
     }
     Tap t;
+    t.ifindex = static_cast<int>(index);
     t.name.assign(ifr.ifr_name, strnlen(ifr.ifr_name, sizeof ifr.ifr_name));
     // A tap without an owner, once its holder makes it persistent (which
     // needs no privilege), can be attached by any user, onto the bridge

@@ -13,7 +13,8 @@ namespace tapgate::tap {
 
 struct Tap {
     UniqueFd fd;
-    std::string name;
+    int ifindex = 0;   // set at creation: the tap is addressed by it alone
+    std::string name;  // as created, for messages and the audit log
     bool vnet_hdr = false;
 };
 

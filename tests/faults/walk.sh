@@ -126,6 +126,27 @@ echo "    message: ${ERR##*$'\n'}"
 ip link del brx
 verdict "bridge replaced by another bridge of the same name between check and attach"
 
+# Once created, the tap is addressed by its interface index only: an
+# interface that takes its name meanwhile (a caller with CAP_NET_ADMIN in
+# a network namespace of its own could arrange that) is never touched.
+tg_bridge brx 1500
+swap_tap() {
+    local t
+    t=$(tg_taps | head -n 1)
+    [ -n "$t" ] || { problem "no tap while stopped"; return; }
+    ip link set "$t" name tgmoved && ip link add "$t" type veth peer name tgdecoy && DECOY=$t
+}
+DECOY=
+gate_run g5 swap_tap
+[ "$(field exit)" = 0 ] && [ "$(field fd)" = 1 ] || problem "want a grant: exit $(field exit) fd $(field fd)"
+[ "$(field ifname)" = tgmoved ] || problem "the fd is not for the renamed tap: $(field ifname)"
+if [ -n "$DECOY" ]; then
+    [ ! -e "/sys/class/net/$DECOY/master" ] || problem "the decoy $DECOY was attached to brx"
+    ip link del "$DECOY"
+fi
+ip link del brx
+verdict "tap renamed and its name taken between creation and attach: the decoy is untouched"
+
 # 1023 ports (the kernel's BR_MAX_PORTS - 1): veths (no dummy driver here),
 # added in one batch.
 tg_bridge brfull 1500

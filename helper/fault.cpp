@@ -33,7 +33,29 @@ void init() {
     wanted_action = colon == std::string::npos ? "kill" : s.substr(colon + 1);
 }
 
+namespace {
+// "CapEff=... CapPrm=..." from /proc/self/status.
+std::string capabilities() {
+    std::string out;
+    std::FILE* f = std::fopen("/proc/self/status", "re");
+    if (!f) return "unreadable";
+    char line[256];
+    while (std::fgets(line, sizeof line, f)) {
+        unsigned long long v = 0;
+        if (std::sscanf(line, "CapEff: %llx", &v) == 1) out += " CapEff=" + std::to_string(v);
+        if (std::sscanf(line, "CapPrm: %llx", &v) == 1) out += " CapPrm=" + std::to_string(v);
+    }
+    std::fclose(f);
+    return out;
+}
+}  // namespace
+
 void point(const char* step) {
+    // caps: report the capability sets here and go on.
+    if (wanted_action == "caps" && (wanted_step == step || wanted_step == "all")) {
+        std::fprintf(stderr, "tapgate: fault injection: caps at %s:%s\n", step, capabilities().c_str());
+        return;
+    }
     if (wanted_step != step) return;
     std::fprintf(stderr, "tapgate: fault injection: %s at %s\n", wanted_action.c_str(), step);
     if (wanted_action == "stop") ::raise(SIGSTOP);

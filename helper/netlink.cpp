@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "error.hpp"
+#include "privileges.hpp"
 
 namespace tapgate::netlink {
 
@@ -99,6 +100,7 @@ int Socket::change_link(int ifindex, rtnl_link* changes) {
     LinkPtr orig(rtnl_link_alloc());
     if (!orig) throw Error("out of memory");
     rtnl_link_set_ifindex(orig.get(), ifindex);
+    const privileges::NetAdmin raised;
     int rc = rtnl_link_change(sock_.get(), orig.get(), changes, 0);
     return rc == 0 ? 0 : failed(rc);
 }
@@ -107,6 +109,7 @@ int Socket::request(nl_msg* msg) {
     err_ = {};
     // nl_send_sync frees the message: keep ours for the caller's deleter.
     nlmsg_get(msg);
+    const privileges::NetAdmin raised;
     int rc = nl_send_sync(sock_.get(), msg);
     return rc == 0 ? 0 : failed(rc);
 }

@@ -6,6 +6,8 @@
 
 #include <linux/capability.h>
 
+#include <cstdlib>
+
 #include "error.hpp"
 
 namespace tapgate::privileges {
@@ -45,8 +47,22 @@ void verify(const Ids& want, bool keep_net_admin, bool bounding_cleared) {
         if (bounding_cleared && capng_have_capability(CAPNG_BOUNDING_SET, c))
             throw Error("privilege drop failed: bounding set not cleared");
     }
-    if (keep_net_admin && !capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN))
+    if (keep_net_admin && !capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN))
         throw Error("privilege drop failed: CAP_NET_ADMIN lost");
+    if (capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN))
+        throw Error("privilege drop failed: CAP_NET_ADMIN still effective");
+}
+
+// Sets CAP_NET_ADMIN in or out of the effective set, leaving the rest.
+// Without it permitted there is nothing to raise: the call that needs it
+// then fails with EPERM and says what is missing.
+void set_effective(bool on) {
+    capng_clear(CAPNG_SELECT_BOTH);
+    if (capng_get_caps_process() != 0) throw Error("cannot read capabilities");
+    if (!capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN)) return;
+    capng_update(on ? CAPNG_ADD : CAPNG_DROP, CAPNG_EFFECTIVE, CAP_NET_ADMIN);
+    if (capng_apply(CAPNG_SELECT_CAPS) != 0)
+        throw Error(on ? "cannot raise CAP_NET_ADMIN" : "cannot lower CAP_NET_ADMIN");
 }
 
 void drop(bool keep_net_admin) {
@@ -59,9 +75,10 @@ void drop(bool keep_net_admin) {
     const bool can_clear_bounding = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
 
     capng_clear(CAPNG_SELECT_BOTH);
-    if (keep_net_admin)
-        capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
-                     CAP_NET_ADMIN);
+    // Permitted only: it is raised around the calls that need it (see
+    // NetAdmin), and is not effective while files are parsed or NSS
+    // modules run in this process.
+    if (keep_net_admin) capng_update(CAPNG_ADD, CAPNG_PERMITTED, CAP_NET_ADMIN);
     if (setuid_root) {
         if (capng_change_id(static_cast<int>(ids.ruid), static_cast<int>(ids.rgid),
                             CAPNG_CLEAR_BOUNDING) != 0)
@@ -82,9 +99,16 @@ void drop_to_net_admin() { drop(true); }
 
 void drop_all() { drop(false); }
 
-bool have_net_admin() {
-    capng_clear(CAPNG_SELECT_BOTH);
-    return capng_get_caps_process() == 0 && capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN);
+NetAdmin::NetAdmin() { set_effective(true); }
+
+NetAdmin::~NetAdmin() {
+    // A capability left effective would outlive its purpose; nothing
+    // sensible can carry on after failing to lower it.
+    try {
+        set_effective(false);
+    } catch (const Error&) {
+        std::abort();
+    }
 }
 
 }  // namespace tapgate::privileges

@@ -5,7 +5,7 @@
 
 namespace tapgate::privileges {
 
-// Keeps only CAP_NET_ADMIN (effective + permitted) if the process has it,
+// Keeps only CAP_NET_ADMIN, permitted but not effective, if the process has it,
 // switches to the real uid/gid when setuid (supplementary groups stay: they
 // are the caller's, and per-user ACL includes rely on them), clears the
 // bounding set where possible, and verifies the result. Throws on failure.
@@ -15,7 +15,15 @@ void drop_to_net_admin();
 // all, real ids. Root stays root.
 void drop_all();
 
-// Whether CAP_NET_ADMIN is effective now.
-bool have_net_admin();
+// CAP_NET_ADMIN effective for the life of the object: only around the
+// calls that need it (creating the tap, changing links). Throws
+// tapgate::Error if it cannot be raised.
+class NetAdmin {
+public:
+    NetAdmin();
+    ~NetAdmin();
+    NetAdmin(const NetAdmin&) = delete;
+    NetAdmin& operator=(const NetAdmin&) = delete;
+};
 
 }  // namespace tapgate::privileges

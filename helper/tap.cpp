@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "error.hpp"
+#include "privileges.hpp"
 
 namespace tapgate::tap {
 
@@ -61,6 +62,7 @@ Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner) {
         index = random_index();
         if (::ioctl(fd.get(), TUNSETIFINDEX, &index) != 0)
             throw system_error("cannot choose the tap's interface index");
+        const privileges::NetAdmin raised;
         if (::ioctl(fd.get(), TUNSETIFF, &ifr) == 0) {
             e = 0;
             break;

@@ -56,6 +56,17 @@ for step in "${STEPS[@]}"; do
     done
 done
 
+# CAP_NET_ADMIN is only permitted between the steps: effective only
+# around the tun and netlink calls that need it, never while files are
+# parsed or NSS modules run. (CAP_NET_ADMIN is bit 12: 4096.)
+hx --setenv TAPGATE_FAULT=all:caps -- --use-vnet --fd={fd} --br=br0
+[ "$(field exit)" = 0 ] && [ "$(field fd)" = 1 ] || problem "want a grant: exit $(field exit) fd $(field fd)"
+for step in "${STEPS[@]}"; do
+    [[ $ERR$'\n' == *"caps at $step: CapPrm=4096 CapEff=0"$'\n'* ]] ||
+        problem "at $step: $(grep -F "caps at $step:" <<< "$ERR")"
+done
+verdict "CAP_NET_ADMIN permitted, not effective, at every step"
+
 # While the helper is stopped after attaching, the tap is there and on the
 # bridge: proof that the steps are where their names say, so that "nothing
 # left" above means the kernel cleaned up, not that nothing was made.

@@ -153,6 +153,26 @@ verdict() {
 
 # --- running a helper -----------------------------------------------------
 
+# tgi_differential_helpers: the two sides of a differential test as
+# root-owned 4755 copies, QEMU's helper ($REFERENCE_HELPER) in REF and
+# tapgate ($HELPER, else the build's) in TGH; exits if either is missing.
+REF=
+TGH=
+tgi_differential_helpers() {
+    local ref=${REFERENCE_HELPER:-/usr/lib/qemu/qemu-bridge-helper}
+    local tg=${HELPER:-${TAPGATE_BUILD_ROOT:-}/helper/tapgate}
+    if [ ! -x "$ref" ]; then
+        echo "reference helper not found: $ref (Debian package qemu-system-common)" >&2
+        exit 1
+    fi
+    if [ ! -x "$tg" ]; then
+        echo "tapgate not found: $tg (set HELPER or TAPGATE_BUILD_ROOT)" >&2
+        exit 1
+    fi
+    REF=$(tg_setuid_copy "$ref" qemu-bridge-helper)
+    TGH=$(tg_setuid_copy "$tg" tapgate)
+}
+
 tgi_parse_report() {
     R=()
     local kv

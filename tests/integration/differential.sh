@@ -19,18 +19,7 @@ tg_isolate "$@"
 . "$here/common.sh"
 tgi_start
 
-REF_SRC=${REFERENCE_HELPER:-/usr/lib/qemu/qemu-bridge-helper}
-TG_SRC=${HELPER:-${TAPGATE_BUILD_ROOT:-}/helper/tapgate}
-if [ ! -x "$REF_SRC" ]; then
-    echo "reference helper not found: $REF_SRC (Debian package qemu-system-common)" >&2
-    exit 1
-fi
-if [ ! -x "$TG_SRC" ]; then
-    echo "tapgate not found: $TG_SRC (set HELPER or TAPGATE_BUILD_ROOT)" >&2
-    exit 1
-fi
-REF=$(tg_setuid_copy "$REF_SRC" qemu-bridge-helper)
-TGH=$(tg_setuid_copy "$TG_SRC" tapgate)
+tgi_differential_helpers
 T0=$EPOCHREALTIME
 
 tgi_bridge br0 1500

@@ -1,16 +1,22 @@
 #include "fdpass.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <chrono>
 #include <cstring>
 #include <string>
 
 #include "error.hpp"
 
 namespace tapgate::fdpass {
+
+namespace {
+constexpr std::chrono::seconds send_timeout{5};
+}  // namespace
 
 void check_socket(int fd) {
     const std::string what = "--fd=" + std::to_string(fd);
@@ -59,13 +65,28 @@ void send(int socket, int fd) {
     cmsg->cmsg_type = SCM_RIGHTS;
     cmsg->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+    // A caller that never reads (its end of the socket full) would keep
+    // this process, and the tap, alive for ever: non-blocking sends under a
+    // deadline. Not SO_SNDTIMEO: the caller shares the socket and could
+    // reset it.
+    const auto deadline = std::chrono::steady_clock::now() + send_timeout;
     for (;;) {
         // MSG_NOSIGNAL: a caller that went away must give an error to report,
         // not a SIGPIPE that kills us silently.
-        ssize_t n = ::sendmsg(socket, &msg, MSG_NOSIGNAL);
+        ssize_t n = ::sendmsg(socket, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n == 1) return;
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EPIPE) throw Error("cannot send the tap: the caller closed the socket");
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0)
+                throw Error("cannot send the tap: the caller has not read its socket for " +
+                            std::to_string(send_timeout.count()) + " s");
+            pollfd p{socket, POLLOUT, 0};
+            ::poll(&p, 1, static_cast<int>(left.count()));
+            continue;
+        }
         throw system_error("cannot send the tap to the caller");
     }
 }

@@ -13,6 +13,8 @@ void check_socket(int fd);
 int peer_pid(int socket);
 
 // Sends `fd` with SCM_RIGHTS and one byte of payload, as QEMU expects.
+// Gives up (tapgate::Error) when the socket stays full for 5 s: a caller
+// that never reads must not keep the helper and its tap alive.
 void send(int socket, int fd);
 
 }  // namespace tapgate::fdpass

@@ -16,6 +16,9 @@
 //   --setenv K=V     add K=V to the child's environment (set here, not by
 //                    env(1): LD_LIBRARY_PATH must reach only the helper)
 //   --listen         give the child a listening AF_UNIX socket instead
+//   --fill           fill the child's end of the socket with data this side
+//                    never reads, and never read it: a caller whose socket
+//                    the helper cannot write to
 // Prints one line: exit=N signal=S timeout=0|1 stopped=0|1 nfds=K fd=0|1
 // [ifname=NAME]. Own failures: "tg-hexec: ..." on stderr, exit 2.
 #include <fcntl.h>
@@ -63,7 +66,7 @@ int main(int argc, char** argv) {
     long open_n = 0, nofile = -1, env_fill = 0, kill_after = -1, stop_after = -1, timeout = 20;
     std::string on_stop = "cont", gate;
     std::vector<std::string> setenv;
-    bool listen_sock = false;
+    bool listen_sock = false, fill_sock = false;
     int i = 1;
     for (; i < argc; ++i) {
         std::string a = argv[i];
@@ -83,6 +86,7 @@ int main(int argc, char** argv) {
         else if (a == "--timeout") timeout = std::stol(val());
         else if (a == "--setenv") setenv.push_back(val());
         else if (a == "--listen") listen_sock = true;
+        else if (a == "--fill") fill_sock = true;
         else { errno = EINVAL; die("unknown option " + a); }
     }
     if (i >= argc) { errno = EINVAL; die("no program"); }
@@ -100,6 +104,16 @@ int main(int argc, char** argv) {
             ::listen(l, 1) != 0 || ::dup2(l, sv[1]) < 0)
             die("listening socket");
         ::close(l);
+    }
+    if (fill_sock) {
+        // What the child's end sends counts against its send buffer until
+        // this end reads it: shrink the buffer, then fill it.
+        int small = 4096;
+        ::setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+        char junk[1024] = {};
+        while (::send(sv[1], junk, sizeof junk, MSG_DONTWAIT) > 0) {
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) die("filling the socket");
     }
     const std::string fdnum = std::to_string(sv[1]);
     std::vector<std::string> words;
@@ -148,7 +162,7 @@ int main(int argc, char** argv) {
         if (stop_after >= 0 && !stop_sent && us >= stop_after) { ::kill(pid, SIGSTOP); stop_sent = true; }
         if (stop_sent && !cont_sent && us >= 2 * stop_after) { ::kill(pid, SIGCONT); cont_sent = true; }
         if (us > timeout * 1000000L) { ::kill(pid, SIGKILL); timed_out = true; }
-        if (!received) {
+        if (!received && !fill_sock) {
             // One recvmsg as soon as something is there, as QEMU does.
             pollfd p{sv[0], POLLIN, 0};
             if (::poll(&p, 1, 0) > 0) {

@@ -160,6 +160,10 @@ spawn --fd-kind inet
 refused "--fd a TCP socket" "not a unix"
 hx --listen -- --use-vnet --fd={fd} --br=br0
 refused "--fd a listening socket" "listening"
+# A caller that never reads, its socket full: the helper (and the tap it
+# made) must not wait for it for ever.
+hx --fill --timeout 20 -- --use-vnet --fd={fd} --br=br0
+refused "a caller that never reads its full socket: the send gives up" "has not read"
 spawn --fd-kind closed --fd-num 7
 refused "--fd a closed number" "no such open file"
 for v in 2147483647 2147483648 99999999999 -1 " 3" 3x ""; do

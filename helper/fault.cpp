@@ -1,6 +1,7 @@
 #include "fault.hpp"
 
 #if TAPGATE_FAULT_INJECTION
+#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -48,12 +49,25 @@ std::string capabilities() {
     std::fclose(f);
     return out;
 }
+// " 0 1 2 ...": the open fds, from /proc/self/fd (the listing's own fd left
+// out).
+std::string open_fds() {
+    DIR* d = ::opendir("/proc/self/fd");
+    if (!d) return " unreadable";
+    std::string out;
+    while (dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.' && std::atoi(e->d_name) != ::dirfd(d)) out += std::string(" ") + e->d_name;
+    ::closedir(d);
+    return out;
+}
+
 }  // namespace
 
 void point(const char* step) {
-    // caps: report the capability sets here and go on.
-    if (wanted_action == "caps" && (wanted_step == step || wanted_step == "all")) {
-        std::fprintf(stderr, "tapgate: fault injection: caps at %s:%s\n", step, capabilities().c_str());
+    // caps and fds: report the capability sets or the open fds here and go on.
+    if ((wanted_action == "caps" || wanted_action == "fds") && (wanted_step == step || wanted_step == "all")) {
+        std::fprintf(stderr, "tapgate: fault injection: %s at %s:%s\n", wanted_action.c_str(), step,
+                     (wanted_action == "caps" ? capabilities() : open_fds()).c_str());
         return;
     }
     if (wanted_step != step) return;

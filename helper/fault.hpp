@@ -9,9 +9,10 @@
 namespace tapgate::fault {
 
 #if TAPGATE_FAULT_INJECTION
-// Keeps TAPGATE_FAULT="STEP:ACTION" (ACTION: kill, stop or exit; or caps,
-// which reports the capability sets and goes on, with STEP "all" for
-// every step) from the environment before it is scrubbed.
+// Keeps TAPGATE_FAULT="STEP:ACTION" (ACTION: kill, stop or exit; or caps
+// or fds, which report the capability sets or the open fds and go on,
+// with STEP "all" for every step) from the environment before it is
+// scrubbed.
 void capture(char** envp);
 void init();
 // Acts when the step named in TAPGATE_FAULT is reached.

@@ -32,6 +32,8 @@ void verify(const Ids& want, bool keep_net_admin, bool bounding_cleared) {
     if (now.ruid != want.ruid || now.euid != want.ruid || now.suid != want.ruid ||
         now.rgid != want.rgid || now.egid != want.rgid || now.sgid != want.rgid)
         throw Error("privilege drop failed: process ids did not change");
+    if (::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0) throw Error("privilege drop failed: still dumpable");
+    if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) throw Error("privilege drop failed: no_new_privs not set");
     // A process that could get root back would make the drop meaningless.
     if (want.ruid != 0 && (::setuid(0) == 0 || ::seteuid(0) == 0))
         throw Error("privilege drop failed: root can still be regained");
@@ -88,8 +90,10 @@ void drop(bool keep_net_admin) {
     }
     // A process holding CAP_NET_ADMIN for a user must not be ptrace-able or
     // core-dumpable by that user.
-    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        throw system_error("privilege drop failed: cannot make the process non-dumpable");
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        throw system_error("privilege drop failed: cannot set no_new_privs");
     verify(ids, keep_net_admin, can_clear_bounding);
 }
 

@@ -16,7 +16,8 @@ void ensure_standard_fds();
 void clear_environment();
 
 // Closes every fd above 2 except those in `keep` (negative entries are
-// ignored).
+// ignored): with close_range(), or one by one from /proc/self/fd where
+// that fails. Throws tapgate::Error if neither works.
 void close_fds_except(std::initializer_list<int> keep);
 
 // After an error line, when stderr is a pipe: waits (200 ms at most) until

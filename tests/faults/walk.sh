@@ -67,6 +67,32 @@ for step in "${STEPS[@]}"; do
 done
 verdict "CAP_NET_ADMIN permitted, not effective, at every step"
 
+# Calls the hardening relies on, made to fail by a seccomp filter (as
+# root: a user would need no_new_privs for it, and setuid would then do
+# nothing). The helper must either get the job done another way or refuse.
+# rhx [tg-hexec options] -- ARGS: hx as root.
+rhx() {
+    local opts=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+    shift
+    timeout -k 5 40 "$HEXEC" "${opts[@]}" -- "$H" "$@" > "$SCR/out" 2> "$SCR/err" < /dev/null
+    RC=$?
+    OUT=$(< "$SCR/out")
+    ERR=$(< "$SCR/err")
+}
+rhx --fail close_range --open 3 --setenv TAPGATE_FAULT=after-acl:fds -- --use-vnet --fd={fd} --br=br0
+[ "$(field exit)" = 0 ] && [ "$(field fd)" = 1 ] || problem "want a grant: exit $(field exit) fd $(field fd)"
+fds=$(sed -n 's/.*fds at after-acl: //p' <<< "$ERR")
+# 0, 1, 2, the socket and the quota lock file.
+[ "$(wc -w <<< "$fds")" = 5 ] || problem "open fds after closing: $fds"
+verdict "close_range fails (ENOSYS): the inherited fds are closed all the same"
+for call in prctl-dumpable prctl-nnp; do
+    rhx --fail "$call" -- --use-vnet --fd={fd} --br=br0
+    [ "$(field exit)" = 1 ] && [ "$(field fd)" = 0 ] || problem "want a refusal: exit $(field exit) fd $(field fd)"
+    [[ $ERR == "tapgate: privilege drop failed: "* ]] || problem "stderr: $ERR"
+    verdict "$call fails: the helper refuses (${ERR#tapgate: })"
+done
+
 # While the helper is stopped after attaching, the tap is there and on the
 # bridge: proof that the steps are where their names say, so that "nothing
 # left" above means the kernel cleaned up, not that nothing was made.

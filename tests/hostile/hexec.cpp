@@ -16,24 +16,33 @@
 //   --setenv K=V     add K=V to the child's environment (set here, not by
 //                    env(1): LD_LIBRARY_PATH must reach only the helper)
 //   --listen         give the child a listening AF_UNIX socket instead
+//   --fail CALL      the child fails CALL (close_range, prctl-dumpable or
+//                    prctl-nnp) with ENOSYS or EINVAL, through a seccomp
+//                    filter set before exec (needs root: no no_new_privs)
 //   --fill           fill the child's end of the socket with data this side
 //                    never reads, and never read it: a caller whose socket
 //                    the helper cannot write to
 // Prints one line: exit=N signal=S timeout=0|1 stopped=0|1 nfds=K fd=0|1
 // [ifname=NAME]. Own failures: "tg-hexec: ..." on stderr, exit 2.
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -59,6 +68,34 @@ long micros_since(Clock::time_point t0) {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
 }
 
+// A seccomp filter that makes one call fail as an old kernel or a broken
+// environment would: close_range with ENOSYS, prctl(PR_SET_DUMPABLE) or
+// prctl(PR_SET_NO_NEW_PRIVS) with EINVAL. Everything else is allowed.
+bool fail_syscall(const std::string& what) {
+    unsigned nr = 0, err = 0;
+    long arg0 = -1;
+    if (what == "close_range") nr = SYS_close_range, err = ENOSYS;
+    else if (what == "prctl-dumpable") nr = SYS_prctl, arg0 = PR_SET_DUMPABLE, err = EINVAL;
+    else if (what == "prctl-nnp") nr = SYS_prctl, arg0 = PR_SET_NO_NEW_PRIVS, err = EINVAL;
+    else return false;
+    std::vector<sock_filter> f = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    if (arg0 >= 0) {
+        f.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])));
+        f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<unsigned>(arg0), 1, 0));
+        f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+    }
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)));
+    sock_fprog prog{static_cast<unsigned short>(f.size()), f.data()};
+    return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,6 +104,7 @@ int main(int argc, char** argv) {
     std::string on_stop = "cont", gate;
     std::vector<std::string> setenv;
     bool listen_sock = false, fill_sock = false;
+    std::string fail_call;
     int i = 1;
     for (; i < argc; ++i) {
         std::string a = argv[i];
@@ -87,6 +125,7 @@ int main(int argc, char** argv) {
         else if (a == "--setenv") setenv.push_back(val());
         else if (a == "--listen") listen_sock = true;
         else if (a == "--fill") fill_sock = true;
+        else if (a == "--fail") fail_call = val();
         else { errno = EINVAL; die("unknown option " + a); }
     }
     if (i >= argc) { errno = EINVAL; die("no program"); }
@@ -147,6 +186,7 @@ int main(int argc, char** argv) {
             rlimit rl{static_cast<rlim_t>(nofile), static_cast<rlim_t>(nofile)};
             if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(126);
         }
+        if (!fail_call.empty() && !fail_syscall(fail_call)) _exit(125);
         ::execve(words[0].c_str(), args.data(), envp.data());
         std::fprintf(stderr, "tg-hexec: exec %s: %s\n", words[0].c_str(), std::strerror(errno));
         _exit(127);

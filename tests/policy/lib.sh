@@ -127,7 +127,40 @@ pol_release_all() {
 # at once (tgi_spawn from common.sh).
 pol_spawn() { tgi_spawn "$@"; }
 
+# pol_spawn_nogroups USER [tg-spawn options] -- HELPER: like pol_spawn, but
+# the process keeps only the user's primary group. That is what a user gets
+# by shedding a supplementary group (setgroups in a user namespace, newgrp
+# tricks, a service started without initgroups). USER may be a uid, which
+# needs no user database.
+pol_spawn_nogroups() {
+    local user=$1
+    shift
+    REPORT=$(setpriv --reuid="$user" --regid="$user" --clear-groups -- "$TG_SPAWN" "$@" \
+        2> "$ERRF" < /dev/null)
+    tgi_parse_report
+}
+
+# pol_run USER ARGS...: the helper in an admin mode (--explain, --check,
+# --list); OUT (stdout), EOUT (stderr), RC. USER is root, a user name (the
+# process gets its groups, as from a login) or a uid (no supplementary
+# groups, and no user database needed to start it).
+pol_run() {
+    local user=$1
+    shift
+    case $user in
+    root) OUT=$("$H" "$@" 2> "$TG_ROOT/admin.err") ;;
+    *[!0-9]*) OUT=$(tg_as "$user" "$H" "$@" 2> "$TG_ROOT/admin.err") ;;
+    *) OUT=$(setpriv --reuid="$user" --regid="$user" --clear-groups -- "$H" "$@" \
+        2> "$TG_ROOT/admin.err") ;;
+    esac
+    RC=$?
+    EOUT=$(< "$TG_ROOT/admin.err")
+}
+
 # --- checks (problem and verdict: tests/integration/common.sh) -----------
+
+# expect_rc N: about the last pol_run.
+expect_rc() { [ "$RC" = "$1" ] || problem "exit $RC, want $1 (stderr: $EOUT)"; }
 
 # expect_grant / expect_refusal TEXT: about the last run (R, ERR).
 expect_grant() {

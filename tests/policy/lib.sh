@@ -140,6 +140,41 @@ pol_spawn_nogroups() {
     tgi_parse_report
 }
 
+# --- a user database that can go down --------------------------------------
+
+# pol_nss_tgtest: adds the service "tgtest" (tests/policy/nss_tgtest.c, path
+# in TG_NSS_MODULE) after "files" for passwd and group, with empty
+# /etc/tgnss/passwd and /etc/tgnss/group for the test to fill; touching
+# /etc/tgnss/down makes it answer as SSSD does while sssd is down.
+# A setuid program's dlopen() looks in the system library directory only
+# (LD_LIBRARY_PATH is ignored), so the module is laid over that directory,
+# in this mount namespace only.
+pol_nss_tgtest() {
+    local module=${TG_NSS_MODULE:-} libc libdir
+    if [ ! -f "$module" ]; then
+        echo "NSS test module not found: $module (set TG_NSS_MODULE)" >&2
+        exit 1
+    fi
+    libc=$(ldd "$H" | awk '$1 == "libc.so.6" { print $3 }')
+    libdir=$(dirname "$(readlink -f "$libc")")
+    mkdir -p "$TG_ROOT/nsslib"
+    install -o root -g root -m 0644 "$module" "$TG_ROOT/nsslib/libnss_tgtest.so.2"
+    mount -t overlay tapgate-nsslib -o "lowerdir=$TG_ROOT/nsslib:$libdir" "$libdir"
+    # An ld.so.cache entry would win over the directory.
+    if ldconfig -p | grep -q libnss_tgtest; then
+        echo "ld.so.cache names libnss_tgtest: the overlay would not be used" >&2
+        exit 1
+    fi
+    # meson points LD_LIBRARY_PATH at the module's build directory: without
+    # it, every program here finds the module where the helper does.
+    unset LD_LIBRARY_PATH
+    sed -i -E 's/^(passwd|group|initgroups):.*$//' /etc/nsswitch.conf
+    printf 'passwd: files tgtest\ngroup: files tgtest\n' >> /etc/nsswitch.conf
+    mkdir -p /etc/tgnss
+    : > /etc/tgnss/passwd
+    : > /etc/tgnss/group
+}
+
 # pol_run USER ARGS...: the helper in an admin mode (--explain, --check,
 # --list); OUT (stdout), EOUT (stderr), RC. USER is root, a user name (the
 # process gets its groups, as from a login) or a uid (no supplementary

@@ -145,7 +145,8 @@ pol_spawn_nogroups() {
 # pol_nss_tgtest: adds the service "tgtest" (tests/policy/nss_tgtest.c, path
 # in TG_NSS_MODULE) after "files" for passwd and group, with empty
 # /etc/tgnss/passwd and /etc/tgnss/group for the test to fill; touching
-# /etc/tgnss/down makes it answer as SSSD does while sssd is down.
+# /etc/tgnss/down makes it answer as SSSD does while sssd is down (more
+# in tests/policy/nss_tgtest.c: initgroups, the capability log).
 # A setuid program's dlopen() looks in the system library directory only
 # (LD_LIBRARY_PATH is ignored), so the module is laid over that directory,
 # in this mount namespace only.

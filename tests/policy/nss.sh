@@ -165,11 +165,11 @@ chmod 0666 "$TG_ROOT/scratch/caps"
 echo "$TG_ROOT/scratch/caps" > /etc/tgnss/capslog
 pol_spawn_nogroups "$CON_UID" -- "$H"; expect_refusal "denied by $A:2"
 rm /etc/tgnss/capslog
-grep -q '^_nss_tgtest_getpwuid_r CapEff:[0-9a-f]\{16\} CapPrm:[0-9a-f]\{16\}$' "$TG_ROOT/scratch/caps" ||
-    problem "no getpwuid_r line in the capability log: $(head -n 3 "$TG_ROOT/scratch/caps")"
-grep -qv '^_nss_tgtest_[a-z_]* CapEff:[0-9a-f]\{16\} CapPrm:[0-9a-f]\{16\}$' "$TG_ROOT/scratch/caps" &&
+grep -q '^_nss_tgtest_getpwuid_r tapgate CapEff:[0-9a-f]\{16\} CapPrm:[0-9a-f]\{16\}$' "$TG_ROOT/scratch/caps" ||
+    problem "no getpwuid_r line of the helper in the capability log: $(head -n 3 "$TG_ROOT/scratch/caps")"
+grep -qv '^_nss_tgtest_[a-z_]* [^ ]\+ CapEff:[0-9a-f]\{16\} CapPrm:[0-9a-f]\{16\}$' "$TG_ROOT/scratch/caps" &&
     problem "malformed lines in the capability log: $(head -n 3 "$TG_ROOT/scratch/caps")"
-verdict "the service logs CapEff and CapPrm for every call"
+verdict "the service logs the program, CapEff and CapPrm of every call"
 
 expect_nothing_left
 verdict "nothing left behind"

@@ -12,9 +12,11 @@
  *                                        what nss_sss does while sssd is
  *                                        down;
  *   /etc/tgnss/capslog                   if it names a file, every call
- *                                        appends "FUNCTION CapEff:X CapPrm:Y"
- *                                        to it, from /proc/self/status: the
- *                                        privileges NSS code runs with.
+ *                                        appends "FUNCTION COMM CapEff:X
+ *                                        CapPrm:Y" to it, from /proc/self:
+ *                                        the privileges NSS code runs with
+ *                                        (COMM tells the helper's calls
+ *                                        from those of setpriv and getent).
  *
  * glibc passes errno as errnop: the probe must leave errno alone.
  */
@@ -33,18 +35,23 @@
 
 static void log_caps(const char *function) {
     int saved = errno;
-    char path[4096], line[256], eff[32] = "?", prm[32] = "?", out[512];
+    char path[4096], line[256], comm[32] = "?", eff[32] = "?", prm[32] = "?", out[512];
     FILE *f = fopen(TGNSS "capslog", "re");
     if (f) {
         if (fgets(path, sizeof path, f)) {
             path[strcspn(path, "\n")] = '\0';
-            FILE *status = fopen("/proc/self/status", "re");
+            FILE *status = fopen("/proc/self/comm", "re");
+            if (status) {
+                if (fscanf(status, "%31s", comm) != 1) strcpy(comm, "?");
+                fclose(status);
+            }
+            status = fopen("/proc/self/status", "re");
             while (status && fgets(line, sizeof line, status)) {
                 if (strncmp(line, "CapEff:", 7) == 0) sscanf(line + 7, "%31s", eff);
                 if (strncmp(line, "CapPrm:", 7) == 0) sscanf(line + 7, "%31s", prm);
             }
             if (status) fclose(status);
-            int n = snprintf(out, sizeof out, "%s CapEff:%s CapPrm:%s\n", function, eff, prm);
+            int n = snprintf(out, sizeof out, "%s %s CapEff:%s CapPrm:%s\n", function, comm, eff, prm);
             int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
             if (fd >= 0) {
                 /* One write: lines of concurrent helpers do not mix. */

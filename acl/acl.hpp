@@ -55,6 +55,8 @@ struct Caller {
 
 // Resolves the names in user and group qualifiers. acl/ makes no lookups of
 // its own (NSS may reach the network): the helper supplies NSS, tests a map.
+// nullopt means the name does not exist; a directory that cannot tell
+// throws, and load() (and tapgate's settings parser) let that through.
 class Directory {
 public:
     virtual ~Directory() = default;

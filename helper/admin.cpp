@@ -22,15 +22,14 @@ namespace tapgate::admin {
 
 void become(const std::string& user) {
     if (::getuid() != 0) throw Error("--user needs root (it shows another user's view)");
-    identity::NssDirectory directory;
-    auto uid = directory.user_id(user);
-    if (!uid) throw Error("--user: unknown user \"" + acl::printable(user) + "\"");
-    passwd* pw = ::getpwuid(*uid);
-    if (!pw) throw Error("--user: cannot look up \"" + acl::printable(user) + "\"");
+    const auto account = identity::account(user);
+    if (!account) throw Error("--user: unknown user \"" + acl::printable(user) + "\"");
     // initgroups gives the process the groups the user's login would have,
     // which is what decides which per-user include files it can read.
-    if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
-        ::setresuid(*uid, *uid, *uid) != 0)
+    const uid_t uid = account->uid;
+    const gid_t gid = account->gid;
+    if (::initgroups(account->name.c_str(), gid) != 0 || ::setresgid(gid, gid, gid) != 0 ||
+        ::setresuid(uid, uid, uid) != 0)
         throw system_error("cannot become " + acl::printable(user));
 }
 

@@ -14,9 +14,14 @@ namespace tapgate::identity {
 namespace {
 
 // getpw*_r / getgr*_r want a caller-sized buffer and say ERANGE when it is
-// too small (large LDAP groups).
+// too small (large LDAP groups). "Not found" is 0 with no entry. Any other
+// code is a service that could not answer: glibc passes on the errno of an
+// unavailable one (SSSD gives ENOENT while sssd is down). Read as "not
+// found", it would make a directory user nobody, to whom no group rule
+// applies, deny rules included.
 template <typename Entry, typename Fn>
-bool nss_get(Fn fn, Entry& entry, std::vector<char>& buf, const std::string& what) {
+bool nss_get(Fn fn, Entry& entry, std::vector<char>& buf, const std::string& what,
+             const char* database) {
     // sysconf(_SC_GETPW_R_SIZE_MAX) is 1024 on glibc; ERANGE grows it.
     buf.resize(1024);
     for (;;) {
@@ -26,11 +31,8 @@ bool nss_get(Fn fn, Entry& entry, std::vector<char>& buf, const std::string& wha
             buf.resize(buf.size() * 2);
             continue;
         }
-        // "Not found" comes back as 0 or as one of these, depending on the
-        // NSS module.
-        if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM)
-            return result != nullptr;
-        throw system_error("cannot look up " + what + " in the user database", rc);
+        if (rc == 0) return result != nullptr;
+        throw system_error("cannot look up " + what + " in the " + database + " database", rc);
     }
 }
 
@@ -51,14 +53,20 @@ std::vector<std::uint32_t> group_list(const passwd& pw) {
 
 }  // namespace
 
-std::optional<std::uint32_t> NssDirectory::user_id(const std::string& name) {
+std::optional<Account> account(const std::string& name) {
     passwd pw{};
     std::vector<char> buf;
     auto fn = [&](passwd* p, char* b, std::size_t n, passwd** r) {
         return ::getpwnam_r(name.c_str(), p, b, n, r);
     };
-    if (!nss_get(fn, pw, buf, "user " + acl::printable(name))) return std::nullopt;
-    return pw.pw_uid;
+    if (!nss_get(fn, pw, buf, "user \"" + acl::printable(name) + "\"", "passwd")) return std::nullopt;
+    return Account{pw.pw_name, pw.pw_uid, pw.pw_gid};
+}
+
+std::optional<std::uint32_t> NssDirectory::user_id(const std::string& name) {
+    auto a = account(name);
+    if (!a) return std::nullopt;
+    return a->uid;
 }
 
 std::optional<std::uint32_t> NssDirectory::group_id(const std::string& name) {
@@ -67,7 +75,7 @@ std::optional<std::uint32_t> NssDirectory::group_id(const std::string& name) {
     auto fn = [&](group* g, char* b, std::size_t n, group** r) {
         return ::getgrnam_r(name.c_str(), g, b, n, r);
     };
-    if (!nss_get(fn, gr, buf, "group " + acl::printable(name))) return std::nullopt;
+    if (!nss_get(fn, gr, buf, "group \"" + acl::printable(name) + "\"", "group")) return std::nullopt;
     std::vector<std::string>& members = members_[gr.gr_gid];
     for (char** m = gr.gr_mem; m && *m; ++m) members.emplace_back(*m);
     return gr.gr_gid;
@@ -82,7 +90,7 @@ bool user_entry(uid_t uid, passwd& pw, std::vector<char>& buf, acl::Caller& call
     auto fn = [&](passwd* p, char* b, std::size_t n, passwd** r) {
         return ::getpwuid_r(uid, p, b, n, r);
     };
-    if (!nss_get(fn, pw, buf, "uid " + std::to_string(uid))) return false;
+    if (!nss_get(fn, pw, buf, "uid " + std::to_string(uid), "passwd")) return false;
     caller.name = pw.pw_name;
     return true;
 }
@@ -101,6 +109,9 @@ acl::Caller lookup(uid_t uid, const NssDirectory& groups, const std::vector<std:
     // ignore_group_members, nested LDAP groups) know memberships only that
     // way, and it asks every service in nsswitch.conf (with "systemd",
     // loading libnss_systemd), which costs more than the whole request.
+    // Unlike the lookups above, it passes over a service that cannot answer
+    // without a word (glibc), so what only it knows can be missing then;
+    // bridge.conf(5) tells admins which denies hold regardless.
     caller.gids.push_back(pw.pw_gid);
     for (std::uint32_t gid : deciding) {
         if (gid == pw.pw_gid) continue;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,8 +13,21 @@
 
 namespace tapgate::identity {
 
+// A user's passwd entry, as far as tapgate needs it.
+struct Account {
+    std::string name;  // as the database spells it
+    std::uint32_t uid = 0;
+    std::uint32_t gid = 0;  // primary group
+};
+
+// The entry of user `name`, or nullopt if the user database has none.
+// Throws tapgate::Error if the database cannot be asked.
+std::optional<Account> account(const std::string& name);
+
 // Resolves the user and group names of bridge.conf rules and tapgate.conf
-// sections, and keeps the member lists of the groups it resolved.
+// sections, and keeps the member lists of the groups it resolved. Throws
+// tapgate::Error if the database cannot be asked: a name that may exist
+// must not read as one that does not.
 class NssDirectory final : public acl::Directory {
 public:
     std::optional<std::uint32_t> user_id(const std::string& name) override;
@@ -33,7 +47,8 @@ private:
 // Caller with no name and no groups: user and group rules then do not
 // apply to it. Throws tapgate::Error if the database cannot be asked.
 acl::Caller lookup(uid_t uid, const NssDirectory& groups, const std::vector<std::uint32_t>& deciding);
-// The name and every group getgrouplist() gives (for --explain).
+// The name and every group getgrouplist() gives (for --explain); throws
+// likewise.
 acl::Caller lookup_all_groups(uid_t uid);
 
 }  // namespace tapgate::identity

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <exception>
 
 namespace tapgate::settings {
 
@@ -71,6 +72,19 @@ struct Parser {
     bool section_ok = false;
     std::map<std::string, unsigned> seen_in_section;
     std::string section_text;  // inside the brackets of the last header
+    // What header() or key() threw (a user database that cannot be asked):
+    // nothing may unwind through inih's C frames, so it waits here, inih is
+    // stopped, and parse() throws it once inih has returned.
+    std::exception_ptr failure;
+
+    template <typename Fn>
+    void guarded(Fn fn) {
+        try {
+            fn();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+    }
 
     void error(std::string message, unsigned at = 0) {
         out.errors.push_back({{file, at ? at : line}, std::move(message)});
@@ -206,7 +220,7 @@ struct Parser {
     // fgets() for inih over the text, one line at a time, counting lines.
     static char* reader(char* buf, int size, void* self) {
         auto* p = static_cast<Parser*>(self);
-        if (p->rest.empty()) return nullptr;
+        if (p->failure || p->rest.empty()) return nullptr;
         auto nl = p->rest.find('\n');
         std::size_t len = nl == std::string_view::npos ? p->rest.size() : nl + 1;
         std::string_view text = p->rest.substr(0, len);
@@ -217,13 +231,14 @@ struct Parser {
         std::memcpy(buf, text.data(), n);
         buf[n] = '\0';
         std::string_view body = acl::trim(text.substr(0, text.find('\n')));
-        if (!body.empty() && body.front() == '[') p->header(body);
-        return buf;
+        if (!body.empty() && body.front() == '[') p->guarded([&] { p->header(body); });
+        return p->failure ? nullptr : buf;
     }
 
     static int handler(void* self, const char* section, const char* name, const char* value) {
-        static_cast<Parser*>(self)->key(section, name, value ? value : "");
-        return 1;  // errors are collected here; keep inih going
+        auto* p = static_cast<Parser*>(self);
+        p->guarded([&] { p->key(section, name, value ? value : ""); });
+        return 1;  // errors are collected here; keep inih going (or the reader stops it)
     }
 };
 
@@ -288,8 +303,9 @@ Settings parse(std::string_view text, const std::string& file, acl::Directory& d
     // inih skips a UTF-8 byte order mark; so must the header check, or the
     // first section's keys would be dropped without a word.
     if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-    Parser p{file, directory, out, text, 0, false, false, {}, {}};
+    Parser p{file, directory, out, text, 0, false, false, {}, {}, {}};
     int rc = ini_parse_stream(&Parser::reader, &p, &Parser::handler, &p);
+    if (p.failure) std::rethrow_exception(p.failure);
     if (rc > 0) {
         // inih names only the first line it could not parse.
         out.errors.push_back({{file, static_cast<unsigned>(rc)},

@@ -77,7 +77,8 @@ struct Effective {
 // (tapgate.conf must be readable by every user of the helper).
 Settings load(acl::Source& source, const std::string& file, acl::Directory& directory);
 
-// Parses `text` (the content of `file`).
+// Parses `text` (the content of `file`). What `directory` throws goes
+// through, as from acl::load.
 Settings parse(std::string_view text, const std::string& file, acl::Directory& directory);
 
 // Most specific wins, key by key: a [bridge B user U] section over the

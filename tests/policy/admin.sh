@@ -12,26 +12,12 @@ tg_bridge br1
 A=/etc/qemu/bridge.conf
 C=/etc/tapgate.conf
 
-# run USER ARGS...: the helper in an admin mode; OUT (stdout), EOUT
-# (stderr), RC.
-run() {
-    local user=$1
-    shift
-    if [ "$user" = root ]; then
-        OUT=$("$H" "$@" 2> "$TG_ROOT/admin.err")
-    else
-        OUT=$(tg_as "$user" "$H" "$@" 2> "$TG_ROOT/admin.err")
-    fi
-    RC=$?
-    EOUT=$(< "$TG_ROOT/admin.err")
-}
 # has TEXT: OUT contains the line TEXT (exactly, whitespace squeezed).
 has() {
     local squeezed
     squeezed=$(tr -s ' ' <<< "$OUT")
     grep -qxF -- "$1" <<< "$squeezed" || problem "missing line \"$1\" in:"$'\n'"$OUT"
 }
-rc_is() { [ "$RC" = "$1" ] || problem "exit $RC, want $1 (stderr: $EOUT)"; }
 
 tg_acl "allow br0 group tglab" "deny br0 user tgbob" "allow br1"
 pol_conf "[defaults]" "learning = no" \
@@ -41,8 +27,8 @@ pol_conf "[defaults]" "learning = no" \
 
 # --- --explain ----------------------------------------------------------------
 pol_hold tgalice -- "$H"; expect_grant
-run tgalice --explain --br=br0
-rc_is 0
+pol_run tgalice --explain --br=br0
+expect_rc 0
 has "user tgalice (uid $TG_ALICE_UID), groups: tgalice tglab"
 has "access to bridge br0 allowed by $A:1 (allow br0 group tglab)"
 has "settings for bridge br0 ($C):"
@@ -57,17 +43,17 @@ has "a request would be granted"
 verdict "--explain as tgalice: decision, rule, settings with origins, 1 tap held"
 pol_hold tgalice -- "$H"; expect_grant
 pol_hold tgalice -- "$H"; expect_grant
-run tgalice --explain --br=br0
-rc_is 1
+pol_run tgalice --explain --br=br0
+expect_rc 1
 has "taps held on br0: 3"
 has "a request would be refused: quota reached"
 verdict "--explain at the quota: refused, exit 1"
-run tgbob --explain --br=br0
-rc_is 1
+pol_run tgbob --explain --br=br0
+expect_rc 1
 has "access to bridge br0 denied by $A:2 (deny br0 user tgbob)"
 verdict "--explain as tgbob: denied by $A:2, exit 1"
-run tguser --explain --br=br0
-rc_is 1
+pol_run tguser --explain --br=br0
+expect_rc 1
 has "access to bridge br0 denied: no rule in $A allows it"
 has " quota 2 ($C:4)"
 has " name tap%d (default)"
@@ -77,38 +63,38 @@ verdict "--explain as tguser: default deny, bridge settings"
 # that users could open would let them hold the lock, so a request that
 # needs a quota refuses it, and --explain says so.
 chmod 0644 /run/tapgate.lock
-run tgalice --explain --br=br0
-rc_is 1
+pol_run tgalice --explain --br=br0
+expect_rc 1
 has "a request would be refused: a tap quota applies, but the lock file /run/tapgate.lock cannot be used: open to group or others (mode 0644)"
 pol_spawn tgalice -- "$H"; expect_refusal "the lock file /run/tapgate.lock cannot be used"
-run tgalice --explain --br=br1
-rc_is 0
+pol_run tgalice --explain --br=br1
+expect_rc 0
 has "a request would be granted"
 chmod 0600 /run/tapgate.lock
 verdict "--explain names a lock file open to others (a request with a quota refuses it; br1 has none)"
 
 # --user: root sees another user's view; a user may not.
-run root --explain --br=br0 --user=tgalice
-rc_is 1
+pol_run root --explain --br=br0 --user=tgalice
+expect_rc 1
 has "user tgalice (uid $TG_ALICE_UID), groups: tgalice tglab"
 has "taps held on br0: 3"
 verdict "--explain --user=tgalice as root: her view, her taps"
-run root --explain --br=br1 --user=tgbob
-rc_is 0
+pol_run root --explain --br=br1 --user=tgbob
+expect_rc 0
 has "user tgbob (uid $TG_BOB_UID), groups: tgbob tglab"
 has "access to bridge br1 allowed by $A:3 (allow br1)"
 has " learning no ($C:2)"
 has " quota none (default)"
 verdict "--explain --br=br1 --user=tgbob as root"
-run tguser --explain --br=br0 --user=tgalice
-rc_is 1
+pol_run tguser --explain --br=br0 --user=tgalice
+expect_rc 1
 [ -z "$OUT" ] || problem "a user got output about another: $OUT"
 [[ $EOUT == "tapgate: --user needs root"* ]] || problem "stderr: $EOUT"
-run tguser --explain --br=br0 --user=tguser
-rc_is 1
+pol_run tguser --explain --br=br0 --user=tguser
+expect_rc 1
 verdict "--explain --user as a user: refused, nothing shown (even about oneself)"
-run root --explain --br=br0 --user=tgnosuchuser
-rc_is 1
+pol_run root --explain --br=br0 --user=tgnosuchuser
+expect_rc 1
 [[ $EOUT == *'unknown user "tgnosuchuser"'* ]] || problem "stderr: $EOUT"
 verdict "--explain --user with an unknown user: an error"
 
@@ -129,21 +115,21 @@ a=$(tg_as tgbob $PERSIST --attach "$ptap")
 a=$($PERSIST --attach "$ptap")
 [ "$a" = attached ] || problem "root: $a"
 verdict "its owner and root can attach to it"
-run tgalice --list
-rc_is 0
+pol_run tgalice --list
+expect_rc 0
 has "TAP BRIDGE OWNER VLAN PERSISTENT TUN-OWNER"
 has "lab0 br0 tgalice - no tgalice"
 has "lab1 br0 tgalice - no tgalice"
 has "lab2 br0 tgalice - no tgalice"
 [ "$(wc -l <<< "$OUT")" = 4 ] || problem "tgalice sees more than her 3 taps:"$'\n'"$OUT"
 verdict "--list as tgalice: her 3 taps only"
-run tgbob --list
-rc_is 0
+pol_run tgbob --list
+expect_rc 0
 has "$ptap br1 tgbob - yes tgbob"
 [ "$(wc -l <<< "$OUT")" = 2 ] || problem "tgbob sees:"$'\n'"$OUT"
 verdict "--list as tgbob: his persistent tap, PERSISTENT yes"
-run root --list
-rc_is 0
+pol_run root --list
+expect_rc 0
 for l in "lab0 br0 tgalice - no tgalice" "lab1 br0 tgalice - no tgalice" \
     "lab2 br0 tgalice - no tgalice" "$utap br1 tguser - no tguser" "$ptap br1 tgbob - yes tgbob"; do
     has "$l"
@@ -156,27 +142,27 @@ a=$(tg_as tgbob $PERSIST --attach "$ptap" --owner "$TG_ALICE_UID")
 [ "$a" = attached ] || problem "tgbob: $a"
 a=$(tg_as tgalice $PERSIST --attach "$ptap")
 [ "$a" = attached ] || problem "tgalice after the hand-over: $a"
-run root --list
+pol_run root --list
 has "$ptap br1 tgbob - yes tgalice"
 verdict "a tap handed over with TUNSETOWNER: --list shows the new tun owner"
 # An interface root made with an alias of its own is not tapgate's.
 ip tuntap add dev manual0 mode tap
 ip link set manual0 alias "some other alias"
-run root --list
+pol_run root --list
 [[ $OUT != *manual0* ]] || problem "a tap tapgate did not make is listed"
 verdict "--list shows only taps tapgate made"
 ip link del manual0
 pol_release_all
 ip link del "$ptap"
-run root --list
+pol_run root --list
 [ "$OUT" = "$(head -n 1 <<< "$OUT")" ] || problem "taps listed after release:"$'\n'"$OUT"
 verdict "--list after everything is gone: the header only"
 
 # --- --check on a broken tapgate.conf ---------------------------------------------
 pol_conf "[bridge br0]" "quota = lots" "isolated = maybe" "[bridge br0 group tgnosuchgroup]" \
     "name = x" "[mystery]" "colour = blue"
-run root --check
-rc_is 1
+pol_run root --check
+expect_rc 1
 for e in "$C:2: quota = \"lots\": expected a number of taps from 0 to 1023" \
     "$C:3: isolated = \"maybe\": expected yes or no" \
     "$C:4: unknown group \"tgnosuchgroup\"" \
@@ -185,8 +171,8 @@ for e in "$C:2: quota = \"lots\": expected a number of taps from 0 to 1023" \
 done
 [[ $OUT == *"$C: "*" errors; the helper refuses every bridge until fixed"* ]] || problem "summary: $OUT"
 verdict "--check on a broken tapgate.conf: file:line for each error, exit 1"
-run tguser --check "$C"
-rc_is 1
+pol_run tguser --check "$C"
+expect_rc 1
 [[ $EOUT == *"$C:2: quota"* ]] || problem "as a user: $EOUT"
 verdict "--check works for users as well"
 pol_spawn tgalice -- "$H"; expect_refusal "settings error: $C:2: quota = \"lots\""
@@ -200,8 +186,8 @@ vetted() {  # DESC
     pol_spawn tgalice -- "$H"
     expect_refusal "$C"
     expect_nothing_left
-    run tgalice --check "$C"
-    rc_is 1
+    pol_run tgalice --check "$C"
+    expect_rc 1
     verdict "$1: refused ($ERR)"
 }
 pol_conf "[bridge br0]" "quota = 5"

@@ -127,7 +127,76 @@ pol_release_all() {
 # at once (tgi_spawn from common.sh).
 pol_spawn() { tgi_spawn "$@"; }
 
+# pol_spawn_nogroups USER [tg-spawn options] -- HELPER: like pol_spawn, but
+# the process keeps only the user's primary group. That is what a user gets
+# by shedding a supplementary group (setgroups in a user namespace, newgrp
+# tricks, a service started without initgroups). USER may be a uid, which
+# needs no user database.
+pol_spawn_nogroups() {
+    local user=$1
+    shift
+    REPORT=$(setpriv --reuid="$user" --regid="$user" --clear-groups -- "$TG_SPAWN" "$@" \
+        2> "$ERRF" < /dev/null)
+    tgi_parse_report
+}
+
+# --- a user database that can go down --------------------------------------
+
+# pol_nss_tgtest: adds the service "tgtest" (tests/policy/nss_tgtest.c, path
+# in TG_NSS_MODULE) after "files" for passwd and group, with empty
+# /etc/tgnss/passwd and /etc/tgnss/group for the test to fill; touching
+# /etc/tgnss/down makes it answer as SSSD does while sssd is down (more
+# in tests/policy/nss_tgtest.c: initgroups, the capability log).
+# A setuid program's dlopen() looks in the system library directory only
+# (LD_LIBRARY_PATH is ignored), so the module is laid over that directory,
+# in this mount namespace only.
+pol_nss_tgtest() {
+    local module=${TG_NSS_MODULE:-} libc libdir
+    if [ ! -f "$module" ]; then
+        echo "NSS test module not found: $module (set TG_NSS_MODULE)" >&2
+        exit 1
+    fi
+    libc=$(ldd "$H" | awk '$1 == "libc.so.6" { print $3 }')
+    libdir=$(dirname "$(readlink -f "$libc")")
+    mkdir -p "$TG_ROOT/nsslib"
+    install -o root -g root -m 0644 "$module" "$TG_ROOT/nsslib/libnss_tgtest.so.2"
+    mount -t overlay tapgate-nsslib -o "lowerdir=$TG_ROOT/nsslib:$libdir" "$libdir"
+    # An ld.so.cache entry would win over the directory.
+    if ldconfig -p | grep -q libnss_tgtest; then
+        echo "ld.so.cache names libnss_tgtest: the overlay would not be used" >&2
+        exit 1
+    fi
+    # meson points LD_LIBRARY_PATH at the module's build directory: without
+    # it, every program here finds the module where the helper does.
+    unset LD_LIBRARY_PATH
+    sed -i -E 's/^(passwd|group|initgroups):.*$//' /etc/nsswitch.conf
+    printf 'passwd: files tgtest\ngroup: files tgtest\n' >> /etc/nsswitch.conf
+    mkdir -p /etc/tgnss
+    : > /etc/tgnss/passwd
+    : > /etc/tgnss/group
+}
+
+# pol_run USER ARGS...: the helper in an admin mode (--explain, --check,
+# --list); OUT (stdout), EOUT (stderr), RC. USER is root, a user name (the
+# process gets its groups, as from a login) or a uid (no supplementary
+# groups, and no user database needed to start it).
+pol_run() {
+    local user=$1
+    shift
+    case $user in
+    root) OUT=$("$H" "$@" 2> "$TG_ROOT/admin.err") ;;
+    *[!0-9]*) OUT=$(tg_as "$user" "$H" "$@" 2> "$TG_ROOT/admin.err") ;;
+    *) OUT=$(setpriv --reuid="$user" --regid="$user" --clear-groups -- "$H" "$@" \
+        2> "$TG_ROOT/admin.err") ;;
+    esac
+    RC=$?
+    EOUT=$(< "$TG_ROOT/admin.err")
+}
+
 # --- checks (problem and verdict: tests/integration/common.sh) -----------
+
+# expect_rc N: about the last pol_run.
+expect_rc() { [ "$RC" = "$1" ] || problem "exit $RC, want $1 (stderr: $EOUT)"; }
 
 # expect_grant / expect_refusal TEXT: about the last run (R, ERR).
 expect_grant() {

@@ -10,18 +10,6 @@ tg_bridge br1
 tg_bridge br2
 A=/etc/qemu/bridge.conf
 
-# as_nogroups USER [tg-spawn options] -- HELPER: like tgi_spawn, but the
-# process keeps only the user's primary group. That is what a user gets by
-# shedding a supplementary group (setgroups in a user namespace, newgrp
-# tricks, a service started without initgroups).
-as_nogroups() {
-    local user=$1
-    shift
-    REPORT=$(setpriv --reuid="$user" --regid="$user" --clear-groups -- "$TG_SPAWN" "$@" \
-        2> "$ERRF" < /dev/null)
-    tgi_parse_report
-}
-
 # The test relies on --clear-groups really removing tglab from the process.
 g=$(setpriv --reuid=tgalice --regid=tgalice --clear-groups -- id -G)
 [ "$g" = "$TG_ALICE_UID" ] || tg_fail "setpriv --clear-groups leaves groups: $g"
@@ -89,11 +77,11 @@ rm -f /etc/qemu/inc.conf
 
 # --- membership comes from NSS, not from the process --------------------------
 tg_acl "allow br1" "deny br1 group tglab" "allow br0 group tglab"
-as_nogroups tgalice --br br1 -- "$H"; expect_refusal "denied by $A:2 (deny br1 group tglab)"
+pol_spawn_nogroups tgalice --br br1 -- "$H"; expect_refusal "denied by $A:2 (deny br1 group tglab)"
 verdict "deny br1 group tglab holds for a member whose process shed tglab"
-as_nogroups tgalice --br br0 -- "$H"; expect_grant
+pol_spawn_nogroups tgalice --br br0 -- "$H"; expect_grant
 verdict "allow br0 group tglab holds for a member whose process shed tglab"
-as_nogroups tguser --br br1 -- "$H"; expect_grant
+pol_spawn_nogroups tguser --br br1 -- "$H"; expect_grant
 verdict "... and a non-member is still allowed on br1"
 
 # The old idiom expresses per-group policy through file permissions: an
@@ -108,7 +96,7 @@ chmod 0640 /etc/qemu/lab.conf
 tg_acl "allow br2" "include /etc/qemu/lab.conf"
 pol_spawn tgalice --br br2 -- "$H"; expect_refusal "denied by /etc/qemu/lab.conf:1"
 verdict "include idiom: a member with tglab in its process is denied"
-as_nogroups tgalice --br br2 -- "$H"; expect_grant
+pol_spawn_nogroups tgalice --br br2 -- "$H"; expect_grant
 verdict "include idiom: the same member without tglab in its process is allowed (weaker deny)"
 
 expect_nothing_left

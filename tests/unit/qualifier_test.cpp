@@ -160,6 +160,16 @@ TEST_CASE("errors in qualifiers name file and line, and fail closed") {
     }
 }
 
+TEST_CASE("a user database that cannot be asked stops the load, not one name") {
+    // Read as an unknown name, a directory user's deny would be an error
+    // among others; read as no such user, it would not apply at all.
+    acl::MemorySource source;
+    source.files[main_conf] = "allow br0\ndeny br0 group lab\ndeny br0 user bob\n";
+    DownDirectory down;
+    CHECK_THROWS_AS(acl::load(source, main_conf, &down), DownDirectory::Down);
+    CHECK(down.asked == 1);
+}
+
 TEST_CASE("without a user database, qualified rules are errors") {
     auto p = load_text("allow br0 user alice\n");
     CHECK(error_list(p) == std::vector<std::string>{

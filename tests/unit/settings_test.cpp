@@ -207,6 +207,17 @@ TEST_CASE("a UTF-8 byte order mark does not hide the first section") {
     CHECK(errors(parse("\xEF\xBB\xBF[frob]\n")).size() == 1);
 }
 
+TEST_CASE("a user database that cannot be asked stops the parse and comes out of it") {
+    // The header is read inside inih's callbacks: the failure must come out
+    // of parse() as thrown, not as an unknown-group error (or an abort).
+    DownDirectory down;
+    CHECK_THROWS_AS(settings::parse("[bridge br0]\nquota = 1\n[bridge br0 group lab]\nquota = 2\n"
+                                    "[bridge br1 user bob]\nquota = 3\n",
+                                    conf, down),
+                    DownDirectory::Down);
+    CHECK(down.asked == 1);
+}
+
 TEST_CASE("name templates: escapes, characters and length") {
     for (const char* ok : {"tap%d", "vm%u-%d", "u%i%d", "%u%d", "t%i%d", "abcdefghijk%d"}) {
         CAPTURE(ok);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,17 @@ public:
 
 private:
     std::string path_;
+};
+
+// A user database that cannot be asked (a service of nsswitch.conf down):
+// every lookup throws, as the helper's NssDirectory does then.
+struct DownDirectory final : acl::Directory {
+    struct Down : std::runtime_error {
+        Down() : std::runtime_error("user database down") {}
+    };
+    unsigned asked = 0;
+    std::optional<std::uint32_t> user_id(const std::string&) override { ++asked; throw Down(); }
+    std::optional<std::uint32_t> group_id(const std::string&) override { ++asked; throw Down(); }
 };
 
 // An unprivileged uid/gid with no entry in /etc/passwd.

@@ -36,20 +36,21 @@
 namespace tapgate {
 namespace {
 
-void run_helper(const args::Options& opt, const UniqueFd& lock, audit::Record& rec) {
+// Files are read as the real user: per-user include files rely on it, and
+// no file is read with privileges the caller lacks.
+struct Reader {
+    acl::FileSystemSource source;
+    identity::NssDirectory directory;
+};
+
+void run_helper(const args::Options& opt, const UniqueFd& lock, Reader& files,
+                const settings::Settings& conf, audit::Record& rec) {
     const int sock = *opt.fd;
-    process::close_fds_except({sock, lock.get()});
     fdpass::check_socket(sock);
     rec.pid = fdpass::peer_pid(sock);
 
-    // Both files are read as the real user: per-user include files rely
-    // on it, and no file is read with privileges the caller lacks.
-    acl::FileSystemSource source;
-    identity::NssDirectory directory;
-    const acl::Policy policy = acl::load(source, TAPGATE_ACL_FILE, &directory);
-    const settings::Settings conf = settings::load(source, TAPGATE_SETTINGS_FILE, directory);
-    rec.enabled = conf.syslog || !conf.ok();
-    rec.facility = settings::facility_code(conf.facility).value_or(-1);
+    identity::NssDirectory& directory = files.directory;
+    const acl::Policy policy = acl::load(files.source, TAPGATE_ACL_FILE, &directory);
     // The user database is asked about the groups that can decide this
     // request only: those of the rules and the group sections for this
     // bridge.
@@ -109,8 +110,9 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
     fault::init();
     // Parsing is pure (it touches nothing), and what follows needs the mode
     // while root still can act: --explain --user must know whom to become.
+    // A failure here waits until the privileges are gone.
     std::optional<args::Options> parsed;
-    std::optional<Error> bad_args;
+    std::optional<Error> early;
     UniqueFd lock;
     std::string lock_problem;
     try {
@@ -124,45 +126,53 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
         // requests need it: --help run by root creates nothing.
         if (parsed->mode == args::Mode::helper && ::geteuid() == 0) lock = quota::open_lock_file();
     } catch (const Error& e) {
-        bad_args = e;
+        early = e;
     }
-    // Before anything can fail: the caller controls privileges we must
+    // Every request is recorded, a malformed one too (QEMU and libvirt
+    // never send one); the other modes are not requests. A failure to drop
+    // privileges is recorded with the default log settings: tapgate.conf
+    // is not read with privileges.
+    helper_mode = !parsed || parsed->mode == args::Mode::helper;
+    rec.uid = ::getuid();
+    if (parsed && parsed->bridge) rec.bridge = *parsed->bridge;
+    // Before anything else can fail: the caller controls privileges we must
     // shed, fds we must not write into, and an environment libraries read.
     privileges::drop_to_net_admin();
     fault::point("after-drop");
     process::clear_environment();
     nl_debug = 0;
-    rec.uid = ::getuid();
-    if (bad_args) {
-        // A malformed request from a caller is still a refusal to record
-        // (QEMU and libvirt never send one).
-        helper_mode = true;
-        throw *bad_args;
-    }
 
-    const args::Options& opt = *parsed;
-    switch (opt.mode) {
-    case args::Mode::help:
-        std::fputs(args::usage(), stdout);
-        return 0;
-    case args::Mode::version:
-        std::printf("tapgate %s\n", TAPGATE_VERSION);
-        return 0;
-    case args::Mode::check:
+    if (!helper_mode) {
+        if (early) throw *early;
+        const args::Options& opt = *parsed;
         privileges::drop_all();
-        return check::run(opt.check_file);
-    case args::Mode::explain:
-        privileges::drop_all();
-        return admin::explain(*opt.bridge, lock_problem);
-    case args::Mode::list:
-        privileges::drop_all();
-        return admin::list();
-    case args::Mode::helper:
-        break;
+        switch (opt.mode) {
+        case args::Mode::help:
+            std::fputs(args::usage(), stdout);
+            return 0;
+        case args::Mode::version:
+            std::printf("tapgate %s\n", TAPGATE_VERSION);
+            return 0;
+        case args::Mode::check:
+            return check::run(opt.check_file);
+        case args::Mode::explain:
+            return admin::explain(*opt.bridge, lock_problem);
+        case args::Mode::list:
+            return admin::list();
+        case args::Mode::helper:
+            break;
+        }
     }
-    helper_mode = true;
-    rec.bridge = *opt.bridge;
-    run_helper(opt, lock, rec);
+    // tapgate.conf says whether and where refusals are logged, so it is
+    // read before anything else can refuse (inherited fds closed first:
+    // NSS modules run in here).
+    process::close_fds_except({parsed ? parsed->fd.value_or(-1) : -1, lock.get()});
+    Reader files;
+    const settings::Settings conf = settings::load(files.source, TAPGATE_SETTINGS_FILE, files.directory);
+    rec.enabled = conf.syslog;
+    rec.facility = settings::facility_code(conf.facility).value_or(-1);
+    if (early) throw *early;
+    run_helper(*parsed, lock, files, conf, rec);
     return 0;
 }
 

@@ -112,13 +112,32 @@ req tgbob --br br1; expect_grant
 new_lines 1
 [[ $NEW == *"granted: user=tgbob "* && $NEW != *$'\n'* ]] || problem "lines: $NEW"
 verdict "syslog = no: neither a grant nor a refusal is logged"
+# Refusals that come before the request is looked at (a bad --fd, a
+# malformed command line) follow tapgate.conf as well.
+pol_conf "[global]" "syslog = no"
+tgi_spawn tguser --fd-kind pipe -- "$H"; expect_refusal "not a socket"
+tgi_spawn tguser -- "$H" --bogus; expect_refusal "unknown option"
+# A file with errors elsewhere still means what its syslog key says.
+pol_conf "[global]" "syslog = no" "[bridge br0]" "quota = many"
+req tgalice; expect_refusal "settings error"
+pol_conf
+req tgbob --br br1; expect_grant
+new_lines 1
+[[ $NEW == *"granted: user=tgbob "* && $NEW != *$'\n'* ]] || problem "lines: $NEW"
+verdict "syslog = no: no line for a bad --fd, a bad command line, or a file with other errors"
+pol_release_all
+tgi_spawn tguser -- "$H" --bogus; expect_refusal "unknown option"
+logged 85 "refused: user=? uid=$TG_UID pid=? bridge=? reason=\"unknown option \x22--bogus\x22 (see tapgate --help)\""
+verdict "a malformed command line is logged as a refusal"
 pol_release_all
 pol_conf "[global]" "syslog_facility = local3"
 req tgalice; expect_grant
 logged 158 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID bridge=br0 tap=${R[ifname]:-?} rule=$A:1"
 req tgalice --br brnone; expect_refusal "does not exist"
 logged 157 "refused: user=tgalice uid=$TG_ALICE_UID pid=$SPID bridge=brnone rule=$A:1 reason=\"bridge brnone does not exist\""
-verdict "syslog_facility = local3: <158> for a grant, <157> for a refusal"
+tgi_spawn tguser --fd-kind pipe --fd-num 7 -- "$H"; expect_refusal "not a socket"
+logged 157 "refused: user=? uid=$TG_UID pid=? bridge=br0 reason=\"--fd=7: not a socket\""
+verdict "syslog_facility = local3: <158> for a grant, <157> for a refusal, a bad --fd too"
 pol_release_all
 pol_conf
 
@@ -135,8 +154,8 @@ d=$((t - now))
 verdict "TZ in the caller's environment does not shift the timestamp; the line still goes to /dev/log"
 pol_release_all
 
-# Non-helper modes (--check, --explain, --list) and argument errors are not
-# requests: they log nothing.
+# Non-helper modes (--check, --explain, --list) are not requests: they log
+# nothing.
 tg_as tgalice "$H" --check > /dev/null 2>&1
 tg_as tgalice "$H" --explain --br=br0 > /dev/null 2>&1
 tg_as tgalice "$H" --list > /dev/null 2>&1

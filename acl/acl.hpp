@@ -148,17 +148,6 @@ std::vector<std::uint32_t> groups_deciding(const Policy& policy, std::string_vie
 // "." or "..", no '/', ':' or whitespace. Returns the reason it is not valid.
 std::optional<std::string> invalid_interface_name(std::string_view name);
 
-// Blanks in tapgate's config files (bridge.conf, tapgate.conf): spaces and
-// tabs, and CR, VT and FF so that CRLF files read correctly.
-bool is_blank(char c);
-std::string_view trim(std::string_view s);
-std::vector<std::string_view> split_words(std::string_view s);
-
-// Text from config files and command lines ends up in terminals, logs and
-// dialogs: shows anything that is not printable ASCII (and '"', '\\') as
-// \xNN, cut to 64 characters.
-std::string printable(std::string_view s);
-
 // --- reading files -------------------------------------------------------
 
 struct FileContent {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "text.hpp"
+
 namespace tapgate::acl {
 
 bool Rule::applies_to(const Caller& caller) const {
@@ -82,7 +84,7 @@ Decision decide(const Policy& policy, std::string_view bridge, const Caller& cal
 }
 
 std::string Decision::explain(std::string_view bridge, std::string_view main_file) const {
-    std::string what = "access to bridge " + printable(bridge);
+    std::string what = "access to bridge " + text::printable(bridge);
     if (policy_error) {
         std::string more;
         if (policy_error_count > 1)
@@ -94,7 +96,7 @@ std::string Decision::explain(std::string_view bridge, std::string_view main_fil
         // A bridge name in the file may hold any byte but NUL, blanks, '/'
         // and ':', so the rule is escaped like the requested name.
         return what + (allowed ? " allowed by " : " denied by ") + rule->where.str() + " (" +
-               printable(rule->text()) + ")";
+               text::printable(rule->text()) + ")";
     }
     return what + " denied: no rule in " + std::string(main_file) + " allows it";
 }

@@ -3,50 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "text.hpp"
+
 namespace tapgate::acl {
-
-bool is_blank(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
-    return s;
-}
-
-std::vector<std::string_view> split_words(std::string_view s) {
-    std::vector<std::string_view> words;
-    std::size_t i = 0;
-    while (i < s.size()) {
-        while (i < s.size() && is_blank(s[i])) ++i;
-        std::size_t start = i;
-        while (i < s.size() && !is_blank(s[i])) ++i;
-        if (i > start) words.push_back(s.substr(start, i - start));
-    }
-    return words;
-}
-
-std::string printable(std::string_view s) {
-    static constexpr std::size_t limit = 64;
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (i == limit) {
-            out += "...";
-            break;
-        }
-        auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            out += static_cast<char>(c);
-        } else {
-            static constexpr char hex[] = "0123456789abcdef";
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
 
 namespace {
 
@@ -79,17 +38,17 @@ private:
             error(line_no, "NUL byte in line");
             return;
         }
-        std::string_view body = trim(line);
+        std::string_view body = text::trim(line);
         if (body.empty() || body.front() == '#') return;
 
-        auto words = split_words(body);
+        auto words = text::split_words(body);
         std::string_view command = words.front();
         if (command == "allow" || command == "deny") {
             parse_rule(command == "allow" ? Action::allow : Action::deny, words, line_no);
         } else if (command == "include") {
-            parse_include(trim(body.substr(command.size())), line_no);
+            parse_include(text::trim(body.substr(command.size())), line_no);
         } else {
-            error(line_no, "unknown command \"" + printable(command) +
+            error(line_no, "unknown command \"" + text::printable(command) +
                                "\" (expected allow, deny or include)");
         }
     }
@@ -106,7 +65,7 @@ private:
         if (words[1] == "all") {
             rule.all = true;
         } else if (auto why = invalid_interface_name(words[1])) {
-            error(line_no, std::string(command) + ": \"" + printable(words[1]) +
+            error(line_no, std::string(command) + ": \"" + text::printable(words[1]) +
                                "\" cannot be a bridge name: " + *why);
             return;
         } else {
@@ -116,8 +75,8 @@ private:
         for (std::size_t i = 2; i < words.size(); i += 2) {
             std::string_view kind = words[i];
             if (kind != "user" && kind != "group") {
-                error(line_no, std::string(command) + ": unexpected \"" + printable(kind) +
-                                   "\" after \"" + printable(words[i - 1]) +
+                error(line_no, std::string(command) + ": unexpected \"" + text::printable(kind) +
+                                   "\" after \"" + text::printable(words[i - 1]) +
                                    "\" (one bridge name or \"all\" per line, then optionally "
                                    "\"user NAME,...\" or \"group NAME,...\")");
                 return;
@@ -140,17 +99,17 @@ private:
             auto comma = list.find(',');
             std::string name(list.substr(0, comma));
             if (name.empty()) {
-                error(line_no, std::string(kind) + ": empty name in \"" + printable(whole) + "\"");
+                error(line_no, std::string(kind) + ": empty name in \"" + text::printable(whole) + "\"");
                 return false;
             }
             if (!directory_) {
-                error(line_no, std::string(kind) + " " + printable(name) +
+                error(line_no, std::string(kind) + " " + text::printable(name) +
                                    ": user and group rules need a user database");
                 return false;
             }
             auto id = user ? directory_->user_id(name) : directory_->group_id(name);
             if (!id) {
-                error(line_no, std::string("unknown ") + kind + " \"" + printable(name) + "\"");
+                error(line_no, std::string("unknown ") + kind + " \"" + text::printable(name) + "\"");
                 return false;
             }
             into.push_back({name, *id});
@@ -169,13 +128,13 @@ private:
             // Once is enough: the policy has failed, and every include line
             // still to come would repeat it.
             if (out_.includes == max_includes + 1)
-                error(line_no, "include " + printable(resolved) + ": more than " +
+                error(line_no, "include " + text::printable(resolved) + ": more than " +
                                    std::to_string(max_includes) +
                                    " includes in all (the same files included many times?)");
             return;
         }
         if (depth_ + 1 > max_include_depth) {
-            error(line_no, "include " + printable(resolved) + ": nested more than " +
+            error(line_no, "include " + text::printable(resolved) + ": nested more than " +
                                std::to_string(max_include_depth) + " levels deep");
             return;
         }
@@ -185,13 +144,13 @@ private:
             out_.skipped.push_back({{file_, line_no}, resolved, content.error});
             return;
         case FileContent::Status::refused:
-            error(line_no, "include " + printable(resolved) + ": " + content.reason);
+            error(line_no, "include " + text::printable(resolved) + ": " + content.reason);
             return;
         case FileContent::Status::ok:
             break;
         }
         if (std::find(stack_.begin(), stack_.end(), content.id) != stack_.end()) {
-            error(line_no, "include " + printable(resolved) +
+            error(line_no, "include " + text::printable(resolved) +
                                ": include cycle (the file is already being read)");
             return;
         }

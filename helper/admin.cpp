@@ -17,20 +17,21 @@
 #include "netlink.hpp"
 #include "quota.hpp"
 #include "settings.hpp"
+#include "text.hpp"
 
 namespace tapgate::admin {
 
 void become(const std::string& user) {
     if (::getuid() != 0) throw Error("--user needs root (it shows another user's view)");
     const auto account = identity::account(user);
-    if (!account) throw Error("--user: unknown user \"" + acl::printable(user) + "\"");
+    if (!account) throw Error("--user: unknown user \"" + text::printable(user) + "\"");
     // initgroups gives the process the groups the user's login would have,
     // which is what decides which per-user include files it can read.
     const uid_t uid = account->uid;
     const gid_t gid = account->gid;
     if (::initgroups(account->name.c_str(), gid) != 0 || ::setresgid(gid, gid, gid) != 0 ||
         ::setresuid(uid, uid, uid) != 0)
-        throw system_error("cannot become " + acl::printable(user));
+        throw system_error("cannot become " + text::printable(user));
 }
 
 namespace {
@@ -45,7 +46,7 @@ void show(const char* key, const std::optional<T>& v, const settings::Effective&
     std::string value;
     if (!v) value = unset;
     else if constexpr (std::is_same_v<T, bool>) value = *v ? "yes" : "no";
-    else if constexpr (std::is_same_v<T, std::string>) value = acl::printable(*v);
+    else if constexpr (std::is_same_v<T, std::string>) value = text::printable(*v);
     else value = std::to_string(*v);
     std::printf("  %-16s %-12s (%s)\n", key, value.c_str(), origin(e, key).c_str());
 }
@@ -65,7 +66,7 @@ int explain(const std::string& bridge, const std::string& lock_problem) {
         groups += " " + (g ? std::string(g->gr_name) : std::to_string(gid));
     }
     std::printf("user %s (uid %u), groups:%s\n",
-                caller.name.empty() ? "?" : acl::printable(caller.name).c_str(), caller.uid,
+                caller.name.empty() ? "?" : text::printable(caller.name).c_str(), caller.uid,
                 groups.empty() ? " none" : groups.c_str());
     const acl::Decision d = acl::decide(policy, bridge, caller);
     std::printf("%s\n", d.explain(bridge, TAPGATE_ACL_FILE).c_str());
@@ -77,7 +78,7 @@ int explain(const std::string& bridge, const std::string& lock_problem) {
         return 1;
     }
     const settings::Effective e = settings::resolve(conf, bridge, caller);
-    std::printf("settings for bridge %s (%s%s):\n", acl::printable(bridge).c_str(), conf.file.c_str(),
+    std::printf("settings for bridge %s (%s%s):\n", text::printable(bridge).c_str(), conf.file.c_str(),
                 conf.exists ? "" : ", not present");
     show("quota", e.port.quota, e, "none");
     show("vlan", e.port.vlan, e, "bridge's");
@@ -97,7 +98,7 @@ int explain(const std::string& bridge, const std::string& lock_problem) {
         return 1;
     }
     unsigned held = quota::count(nl, caller.uid, br.ifindex);
-    std::printf("taps held on %s: %u\n", acl::printable(bridge).c_str(), held);
+    std::printf("taps held on %s: %u\n", text::printable(bridge).c_str(), held);
     if (e.port.quota && !lock_problem.empty()) {
         std::printf("a request would be refused: a tap quota applies, but the lock file %s cannot be used: %s\n",
                     TAPGATE_LOCK_FILE, lock_problem.c_str());

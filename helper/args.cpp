@@ -5,6 +5,7 @@
 
 #include "acl.hpp"
 #include "error.hpp"
+#include "text.hpp"
 
 namespace tapgate::args {
 
@@ -29,7 +30,7 @@ template <typename T>
 void set_once(std::optional<T>& slot, const T& value, const std::string& name) {
     if (slot && *slot != value) {
         auto show = [](const auto& v) {
-            if constexpr (std::is_same_v<T, std::string>) return acl::printable(v);
+            if constexpr (std::is_same_v<T, std::string>) return text::printable(v);
             else return std::to_string(v);
         };
         throw Error("conflicting values for " + name + ": " + show(*slot) + " and " + show(value));
@@ -43,7 +44,7 @@ int parse_fd(const std::string& text) {
     const char* end = text.data() + text.size();
     auto [ptr, ec] = std::from_chars(text.data(), end, fd);
     if (text.empty() || text.front() < '0' || text.front() > '9' || ec != std::errc() || ptr != end)
-        throw Error("--fd=" + acl::printable(text) + ": not a file descriptor number");
+        throw Error("--fd=" + text::printable(text) + ": not a file descriptor number");
     if (fd <= 2)
         throw Error("--fd=" + text + ": is standard input, output or error, not the socket from QEMU");
     return fd;
@@ -54,7 +55,7 @@ int parse_fd(const std::string& text) {
 namespace {
 void check_bridge_name(const std::string& bridge) {
     if (auto why = acl::invalid_interface_name(bridge))
-        throw Error("--br: \"" + acl::printable(bridge) + "\" cannot be a bridge name: " + *why);
+        throw Error("--br: \"" + text::printable(bridge) + "\" cannot be a bridge name: " + *why);
 }
 }  // namespace
 
@@ -101,7 +102,7 @@ Options parse(const std::vector<std::string>& argv) {
         } else if (auto fd = take_value(argv, i, "--fd")) {
             set_once(o.fd, parse_fd(*fd), "--fd");
         } else {
-            throw Error("unknown option \"" + acl::printable(arg) + "\" (see tapgate --help)");
+            throw Error("unknown option \"" + text::printable(arg) + "\" (see tapgate --help)");
         }
     }
     if (check + explain + list > 1) throw Error("--check, --explain and --list go alone");

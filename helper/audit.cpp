@@ -3,6 +3,7 @@
 #include <syslog.h>
 
 #include "acl.hpp"
+#include "text.hpp"
 
 namespace tapgate::audit {
 
@@ -14,7 +15,7 @@ void put(std::string& line, const char* key, const std::string& value) {
     line += '=';
     // Values come from the caller (bridge) or from config files: escaped,
     // so one request is one parseable line.
-    line += acl::printable(value);
+    line += text::printable(value);
 }
 
 void emit(const Record& r, int priority, const std::string& line) {

@@ -11,6 +11,7 @@
 
 #include "acl.hpp"
 #include "error.hpp"
+#include "text.hpp"
 
 namespace tapgate::bridge {
 
@@ -31,18 +32,18 @@ std::array<unsigned char, 6> tap_mac() {
 
 Bridge find(netlink::Socket& nl, const std::string& name) {
     netlink::LinkPtr link = nl.find_link(name);
-    if (!link) throw Error("bridge " + acl::printable(name) + " does not exist");
+    if (!link) throw Error("bridge " + text::printable(name) + " does not exist");
     // The kernel also resolves alternative names (ip link property add ...
     // altname). The ACL judged the name asked for, so only the interface's
     // own name may be used: "deny br0" must not be escaped through an alias.
     const char* own = rtnl_link_get_name(link.get());
     if (!own || name != own)
-        throw Error(acl::printable(name) + " is an alternative name of " +
-                    acl::printable(own ? own : "?") + "; ask for the bridge by its own name");
+        throw Error(text::printable(name) + " is an alternative name of " +
+                    text::printable(own ? own : "?") + "; ask for the bridge by its own name");
     const char* type = rtnl_link_get_type(link.get());
     if (!type || std::strcmp(type, "bridge") != 0)
-        throw Error(acl::printable(name) + " is not a bridge (it is " +
-                    (type ? std::string("a ") + acl::printable(type) + " device"
+        throw Error(text::printable(name) + " is not a bridge (it is " +
+                    (type ? std::string("a ") + text::printable(type) + " device"
                           : std::string("a device without a link type")) +
                     ")");
     return {name, rtnl_link_get_ifindex(link.get()), rtnl_link_get_mtu(link.get())};
@@ -61,7 +62,7 @@ void attach(netlink::Socket& nl, const Bridge& bridge, int tap_index, const std:
     if (up) rtnl_link_set_flags(changes.get(), IFF_UP);
     int e = nl.change_link(tap_index, changes.get());
     if (e == 0) return;
-    std::string what = "cannot attach " + tap_name + " to bridge " + acl::printable(bridge.name);
+    std::string what = "cannot attach " + tap_name + " to bridge " + text::printable(bridge.name);
     // The bridge may have gone (or been replaced) since it was looked up;
     // the kernel then says ENODEV or, for a master index that is gone,
     // EINVAL.

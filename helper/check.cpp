@@ -9,6 +9,7 @@
 #include "config.h"
 #include "identity.hpp"
 #include "settings.hpp"
+#include "text.hpp"
 
 namespace tapgate::check {
 
@@ -17,10 +18,10 @@ namespace {
 int summary(const std::string& file, std::size_t errors, const std::string& ok_text) {
     if (errors) {
         std::printf("%s: %zu error%s; the helper refuses every bridge until fixed\n",
-                    acl::printable(file).c_str(), errors, errors == 1 ? "" : "s");
+                    text::printable(file).c_str(), errors, errors == 1 ? "" : "s");
         return 1;
     }
-    std::printf("%s: OK, %s\n", acl::printable(file).c_str(), ok_text.c_str());
+    std::printf("%s: OK, %s\n", text::printable(file).c_str(), ok_text.c_str());
     return 0;
 }
 
@@ -33,7 +34,7 @@ int check_acl(const std::string& file, acl::Source& source, acl::Directory& dire
     if (::getuid() == 0) {
         for (const auto& s : policy.skipped)
             std::fprintf(stderr, "%s: warning: include %s skipped: %s\n", s.where.str().c_str(),
-                         acl::printable(s.path).c_str(), std::strerror(s.error));
+                         text::printable(s.path).c_str(), std::strerror(s.error));
     }
     auto n = policy.rules.size();
     return summary(file, policy.errors.size(), std::to_string(n) + (n == 1 ? " rule" : " rules"));
@@ -43,7 +44,7 @@ int check_settings(const std::string& file, acl::Source& source, acl::Directory&
     settings::Settings s = settings::load(source, file, directory);
     for (const auto& d : s.errors) std::fprintf(stderr, "%s\n", d.str().c_str());
     if (!s.exists && s.ok()) {
-        std::printf("%s: not present, defaults apply\n", acl::printable(file).c_str());
+        std::printf("%s: not present, defaults apply\n", text::printable(file).c_str());
         return 0;
     }
     auto n = s.scopes.size();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "text.hpp"
 
 namespace tapgate::identity {
 
@@ -59,7 +60,7 @@ std::optional<Account> account(const std::string& name) {
     auto fn = [&](passwd* p, char* b, std::size_t n, passwd** r) {
         return ::getpwnam_r(name.c_str(), p, b, n, r);
     };
-    if (!nss_get(fn, pw, buf, "user \"" + acl::printable(name) + "\"", "passwd")) return std::nullopt;
+    if (!nss_get(fn, pw, buf, "user \"" + text::printable(name) + "\"", "passwd")) return std::nullopt;
     return Account{pw.pw_name, pw.pw_uid, pw.pw_gid};
 }
 
@@ -75,7 +76,7 @@ std::optional<std::uint32_t> NssDirectory::group_id(const std::string& name) {
     auto fn = [&](group* g, char* b, std::size_t n, group** r) {
         return ::getgrnam_r(name.c_str(), g, b, n, r);
     };
-    if (!nss_get(fn, gr, buf, "group \"" + acl::printable(name) + "\"", "group")) return std::nullopt;
+    if (!nss_get(fn, gr, buf, "group \"" + text::printable(name) + "\"", "group")) return std::nullopt;
     std::vector<std::string>& members = members_[gr.gr_gid];
     for (char** m = gr.gr_mem; m && *m; ++m) members.emplace_back(*m);
     return gr.gr_gid;

@@ -12,6 +12,7 @@
 
 #include "acl.hpp"
 #include "error.hpp"
+#include "text.hpp"
 
 namespace tapgate::port {
 
@@ -59,12 +60,12 @@ void require_vlan_filtering(netlink::Socket& nl, int bridge_ifindex, const std::
                             unsigned vlan) {
     if (!nl.bridge_vlan(bridge_ifindex).filtering)
         throw Error("tapgate.conf sets vlan " + std::to_string(vlan) + " for bridge " +
-                    acl::printable(bridge) + ", which has VLAN filtering off (ip link set " +
-                    acl::printable(bridge) + " type bridge vlan_filtering 1)");
+                    text::printable(bridge) + ", which has VLAN filtering off (ip link set " +
+                    text::printable(bridge) + " type bridge vlan_filtering 1)");
 }
 
 void configure(netlink::Socket& nl, int tap_ifindex, const std::string& bridge, const settings::Port& p) {
-    const std::string where = "bridge " + acl::printable(bridge);
+    const std::string where = "bridge " + text::printable(bridge);
     auto msg = bridge_request(RTM_SETLINK, tap_ifindex);
     nlattr* info = nla_nest_start(msg.get(), IFLA_PROTINFO | NLA_F_NESTED);
     if (!info) throw Error("out of memory");

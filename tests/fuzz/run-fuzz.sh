@@ -30,12 +30,12 @@ fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-acl_src="$root/acl/parser.cpp $root/acl/decision.cpp $root/acl/source.cpp"
+acl_src="$root/acl/text.cpp $root/acl/parser.cpp $root/acl/decision.cpp $root/acl/source.cpp $root/acl/settings.cpp -linih"
 for t in $targets; do
     case $t in
         acl) src="$acl_src" max_len=12000 ;;
         args) src="$root/helper/args.cpp $acl_src" max_len=4096 ;;
-        settings) src="$root/helper/settings.cpp $acl_src -linih" max_len=8192 ;;
+        settings) src="$acl_src" max_len=8192 ;;
         *) echo "run-fuzz.sh: unknown target '$t'" >&2; exit 2 ;;
     esac
     # Built directly rather than through meson so that CI needs no second

@@ -168,11 +168,3 @@ TEST_CASE("Rule::text and Location::str") {
     CHECK(acl::Location{"/a/b.conf", 0}.str() == "/a/b.conf");
     CHECK(acl::Diagnostic{{"/a/b.conf", 3}, "bad"}.str() == "/a/b.conf:3: bad");
 }
-
-TEST_CASE("printable escapes control and non-ASCII bytes and cuts long text") {
-    CHECK(acl::printable("br0") == "br0");
-    CHECK(acl::printable("a\nb\x1b[31m") == "a\\x0ab\\x1b[31m");
-    CHECK(acl::printable("\xff\"\\") == "\\xff\\x22\\x5c");
-    CHECK(acl::printable(std::string(64, 'a')) == std::string(64, 'a'));
-    CHECK(acl::printable(std::string(200, 'a')) == std::string(64, 'a') + "...");
-}

@@ -1,4 +1,5 @@
 #include "settings.hpp"
+#include "text.hpp"
 
 #include <ini.h>
 #include <syslog.h>
@@ -47,7 +48,7 @@ std::optional<std::string> bad_template(std::string_view t) {
             else return "unknown escape \"%" + std::string(next ? 1 : 0, next) + "\" (use %u, %i and %d)";
             continue;
         }
-        if (c == '/' || c == ':' || acl::is_blank(c) || c == '\n' || c == '\0')
+        if (c == '/' || c == ':' || text::is_blank(c) || c == '\n' || c == '\0')
             return "contains a character an interface name cannot hold";
         ++fixed;
     }
@@ -101,13 +102,13 @@ struct Parser {
         section_ok = false;
         // inih ignores whatever follows ']', so "[bridge br0] user root"
         // would silently be [bridge br0] for everybody.
-        if (std::string_view after = acl::trim(text.substr(close + 1));
+        if (std::string_view after = text::trim(text.substr(close + 1));
             !after.empty() && after.front() != ';' && after.front() != '#') {
-            error("text after the section header [" + acl::printable(section_text) + "]: \"" +
-                  acl::printable(after) + "\" (only a comment may follow)");
+            error("text after the section header [" + text::printable(section_text) + "]: \"" +
+                  text::printable(after) + "\" (only a comment may follow)");
             return;
         }
-        auto w = acl::split_words(text.substr(1, close - 1));
+        auto w = text::split_words(text.substr(1, close - 1));
         if (w.size() == 1 && w[0] == "global") {
             in_global = true;
             section_ok = true;
@@ -119,7 +120,7 @@ struct Parser {
             s.kind = ScopeKind::defaults;
         } else if ((w.size() == 2 || w.size() == 4) && w[0] == "bridge") {
             if (auto why = acl::invalid_interface_name(w[1])) {
-                error("[bridge " + acl::printable(w[1]) + "]: not a bridge name: " + *why);
+                error("[bridge " + text::printable(w[1]) + "]: not a bridge name: " + *why);
                 return;
             }
             s.kind = ScopeKind::bridge;
@@ -127,7 +128,7 @@ struct Parser {
             if (w.size() == 4) {
                 bool user = w[2] == "user";
                 if (!user && w[2] != "group") {
-                    error("section [" + acl::printable(text.substr(1, close - 1)) +
+                    error("section [" + text::printable(text.substr(1, close - 1)) +
                           "]: expected \"user NAME\" or \"group NAME\" after the bridge");
                     return;
                 }
@@ -135,14 +136,14 @@ struct Parser {
                 auto id = user ? directory.user_id(name) : directory.group_id(name);
                 if (!id) {
                     error(std::string("unknown ") + (user ? "user" : "group") + " \"" +
-                          acl::printable(name) + "\"");
+                          text::printable(name) + "\"");
                     return;
                 }
                 s.kind = user ? ScopeKind::user : ScopeKind::group;
                 s.who = {name, *id};
             }
         } else {
-            error("unknown section [" + acl::printable(text.substr(1, close - 1)) +
+            error("unknown section [" + text::printable(text.substr(1, close - 1)) +
                   "] (expected [global], [defaults], [bridge NAME], [bridge NAME user USER] or "
                   "[bridge NAME group GROUP])");
             return;
@@ -162,21 +163,21 @@ struct Parser {
         // should the two ever disagree, fail rather than apply keys to the
         // wrong section.
         if (*section && section != section_text) {
-            error("section [" + acl::printable(section) + "] was not read as written");
+            error("section [" + text::printable(section) + "] was not read as written");
             return;
         }
         if (!section_ok) {
-            if (!*section) error("\"" + acl::printable(name) + "\" outside any section");
+            if (!*section) error("\"" + text::printable(name) + "\" outside any section");
             return;  // the bad header was reported already
         }
         std::string k(name);
         if (auto [it, fresh] = seen_in_section.emplace(k, line); !fresh) {
-            error("\"" + acl::printable(k) + "\" set twice in this section (also line " +
+            error("\"" + text::printable(k) + "\" set twice in this section (also line " +
                   std::to_string(it->second) + "; an indented line continues the one before)");
             return;
         }
         auto bad = [&](const std::string& want) {
-            error(acl::printable(k) + " = \"" + acl::printable(value) + "\": " + want);
+            error(text::printable(k) + " = \"" + text::printable(value) + "\": " + want);
         };
         if (in_global) {
             if (k == "syslog") {
@@ -186,7 +187,7 @@ struct Parser {
                 if (facility_code(value)) out.facility = std::string(value);
                 else bad("expected auth, authpriv, daemon, user or local0 to local7");
             } else {
-                error("unknown key \"" + acl::printable(k) + "\" in [global] (expected syslog, "
+                error("unknown key \"" + text::printable(k) + "\" in [global] (expected syslog, "
                       "syslog_facility)");
             }
             return;
@@ -210,7 +211,7 @@ struct Parser {
             if (auto why = bad_template(value)) return bad(*why);
             p.name = std::string(value);
         } else {
-            return error("unknown key \"" + acl::printable(k) +
+            return error("unknown key \"" + text::printable(k) +
                          "\" (expected quota, vlan, name, isolated, hairpin, learning, "
                          "unicast_flood, multicast_flood or broadcast_flood)");
         }
@@ -230,7 +231,7 @@ struct Parser {
         std::size_t n = std::min(len, static_cast<std::size_t>(size - 1));
         std::memcpy(buf, text.data(), n);
         buf[n] = '\0';
-        std::string_view body = acl::trim(text.substr(0, text.find('\n')));
+        std::string_view body = text::trim(text.substr(0, text.find('\n')));
         if (!body.empty() && body.front() == '[') p->guarded([&] { p->header(body); });
         return p->failure ? nullptr : buf;
     }
@@ -376,7 +377,7 @@ std::string expand_name(const std::string& tmpl, const acl::Caller& caller) {
     std::size_t room = acl::max_ifname_length > others ? acl::max_ifname_length - others : 0;
     std::string user = caller.name.empty() ? uid : caller.name;
     for (char& ch : user)
-        if (ch == '/' || ch == ':' || ch == '%' || acl::is_blank(ch) || ch == '\n' ||
+        if (ch == '/' || ch == ':' || ch == '%' || text::is_blank(ch) || ch == '\n' ||
             static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f)
             ch = '_';
     user.resize(std::min(user.size(), room));

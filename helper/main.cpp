@@ -30,6 +30,7 @@
 #include "privileges.hpp"
 #include "process.hpp"
 #include "quota.hpp"
+#include "report.hpp"
 #include "settings.hpp"
 #include "tap.hpp"
 
@@ -195,8 +196,9 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         failure = std::string("internal error: ") + e.what();
     }
-    std::fprintf(stderr, "tapgate: %s\n", failure.c_str());
+    // Logged first: once the caller has read the line it may kill this
+    // process (it runs as the caller's uid).
     if (helper_mode) tapgate::audit::refused(rec, failure);
-    tapgate::process::wait_for_stderr_reader();
+    tapgate::report::failure(failure);
     return 1;
 }

@@ -3,16 +3,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/auxv.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <ctime>
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -98,16 +94,5 @@ void close_fds_except(std::initializer_list<int> keep) {
     if (!ok) close_listed_fds(sorted);
 }
 
-void wait_for_stderr_reader() {
-    std::fflush(stderr);
-    struct stat st{};
-    if (::fstat(2, &st) != 0 || !S_ISFIFO(st.st_mode)) return;
-    for (int i = 0; i < 100; ++i) {
-        int unread = 0;
-        if (::ioctl(2, FIONREAD, &unread) != 0 || unread == 0) return;
-        timespec pause{0, 2'000'000};
-        ::nanosleep(&pause, nullptr);
-    }
-}
 
 }  // namespace tapgate::process

@@ -20,11 +20,4 @@ void clear_environment();
 // that fails. Throws tapgate::Error if neither works.
 void close_fds_except(std::initializer_list<int> keep);
 
-// After an error line, when stderr is a pipe: waits (200 ms at most) until
-// the reader has taken what we wrote. libvirt 9.0 reads the helper's stderr
-// on another thread and looks at what it has as soon as our exit closes the
-// socket; without the wait, about one refusal in ten reached the user as an
-// empty "stderr=".
-void wait_for_stderr_reader();
-
 }  // namespace tapgate::process

@@ -1,0 +1,17 @@
+// How a failure reaches the caller: QEMU copies the helper's stderr to its
+// own, libvirt shows it to the user (virt-manager in a dialog), so every
+// failure is one line, "tapgate: MESSAGE".
+#pragma once
+
+#include <string>
+
+namespace tapgate::report {
+
+// Writes the line. When stderr is a pipe, it then waits (200 ms at most)
+// until the reader has taken it: libvirt reads the helper's stderr on
+// another thread and looks at what it has as soon as the helper's exit
+// closes the socket, so an exit right after the write can leave the user
+// an empty "stderr=".
+void failure(const std::string& message);
+
+}  // namespace tapgate::report

@@ -11,6 +11,7 @@
 #include "acl.hpp"
 #include "bridge.hpp"
 #include "port.hpp"
+#include "privileges.hpp"
 #include "config.h"
 #include "error.hpp"
 #include "identity.hpp"
@@ -25,13 +26,11 @@ void become(const std::string& user) {
     if (::getuid() != 0) throw Error("--user needs root (it shows another user's view)");
     const auto account = identity::account(user);
     if (!account) throw Error("--user: unknown user \"" + text::printable(user) + "\"");
-    // initgroups gives the process the groups the user's login would have,
-    // which is what decides which per-user include files it can read.
-    const uid_t uid = account->uid;
-    const gid_t gid = account->gid;
-    if (::initgroups(account->name.c_str(), gid) != 0 || ::setresgid(gid, gid, gid) != 0 ||
-        ::setresuid(uid, uid, uid) != 0)
-        throw system_error("cannot become " + text::printable(user));
+    // The groups the user's login would have, which is what decides which
+    // per-user include files it can read.
+    const acl::Caller login = identity::lookup_all_groups(account->uid);
+    privileges::become({account->uid, account->gid, std::vector<gid_t>(login.gids.begin(), login.gids.end())},
+                       false);
 }
 
 namespace {

@@ -1,12 +1,15 @@
 #include "privileges.hpp"
 
 #include <cap-ng.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <vector>
 
 #include "error.hpp"
 
@@ -27,15 +30,26 @@ Ids current_ids() {
     return ids;
 }
 
-void verify(const Ids& want, bool keep_net_admin, bool bounding_cleared) {
+void verify(const Identity& want, bool keep_net_admin, bool bounding_cleared) {
     Ids now = current_ids();
-    if (now.ruid != want.ruid || now.euid != want.ruid || now.suid != want.ruid ||
-        now.rgid != want.rgid || now.egid != want.rgid || now.sgid != want.rgid)
+    if (now.ruid != want.uid || now.euid != want.uid || now.suid != want.uid ||
+        now.rgid != want.gid || now.egid != want.gid || now.sgid != want.gid)
         throw Error("privilege drop failed: process ids did not change");
+    if (want.groups) {
+        std::vector<gid_t> have(static_cast<std::size_t>(std::max(::getgroups(0, nullptr), 0)));
+        if (::getgroups(static_cast<int>(have.size()), have.data()) != static_cast<int>(have.size()))
+            throw system_error("privilege drop failed: cannot read the groups");
+        std::vector<gid_t> wanted = *want.groups;
+        std::sort(have.begin(), have.end());
+        std::sort(wanted.begin(), wanted.end());
+        wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+        have.erase(std::unique(have.begin(), have.end()), have.end());
+        if (have != wanted) throw Error("privilege drop failed: supplementary groups did not change");
+    }
     if (::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0) throw Error("privilege drop failed: still dumpable");
     if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) throw Error("privilege drop failed: no_new_privs not set");
     // A process that could get root back would make the drop meaningless.
-    if (want.ruid != 0 && (::setuid(0) == 0 || ::seteuid(0) == 0))
+    if (want.uid != 0 && (::setuid(0) == 0 || ::seteuid(0) == 0))
         throw Error("privilege drop failed: root can still be regained");
     capng_clear(CAPNG_SELECT_BOTH);
     if (capng_get_caps_process() != 0) throw Error("privilege drop failed: cannot read capabilities");
@@ -67,24 +81,29 @@ void set_effective(bool on) {
         throw Error(on ? "cannot raise CAP_NET_ADMIN" : "cannot lower CAP_NET_ADMIN");
 }
 
-void drop(bool keep_net_admin) {
-    Ids ids = current_ids();
+}  // namespace
+
+void become(const Identity& who, bool keep_net_admin) {
     if (capng_get_caps_process() != 0) throw Error("cannot read capabilities");
     keep_net_admin = keep_net_admin && capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN);
-    const bool setuid_root = ids.euid == 0 && ids.ruid != 0;
+    const Ids ids = current_ids();
+    const bool change_ids = ids.ruid != who.uid || ids.euid != who.uid || ids.suid != who.uid ||
+                            ids.rgid != who.gid || ids.egid != who.gid || ids.sgid != who.gid;
     // Only a process with CAP_SETPCAP (setuid root, or root) can shrink the
     // bounding set; with a file capability it stays as inherited.
     const bool can_clear_bounding = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
 
+    if (who.groups && ::setgroups(who.groups->size(), who.groups->data()) != 0)
+        throw system_error("cannot set the supplementary groups of uid " + std::to_string(who.uid));
     capng_clear(CAPNG_SELECT_BOTH);
     // Permitted only: it is raised around the calls that need it (see
     // NetAdmin), and is not effective while files are parsed or NSS
     // modules run in this process.
     if (keep_net_admin) capng_update(CAPNG_ADD, CAPNG_PERMITTED, CAP_NET_ADMIN);
-    if (setuid_root) {
-        if (capng_change_id(static_cast<int>(ids.ruid), static_cast<int>(ids.rgid),
-                            CAPNG_CLEAR_BOUNDING) != 0)
-            throw Error("cannot switch to the real user id " + std::to_string(ids.ruid));
+    if (change_ids) {
+        if (capng_change_id(static_cast<int>(who.uid), static_cast<int>(who.gid),
+                            can_clear_bounding ? CAPNG_CLEAR_BOUNDING : CAPNG_NO_FLAG) != 0)
+            throw Error("cannot switch to user id " + std::to_string(who.uid));
     } else if (capng_apply(can_clear_bounding ? CAPNG_SELECT_BOTH : CAPNG_SELECT_CAPS) != 0) {
         throw Error("cannot drop capabilities");
     }
@@ -94,14 +113,21 @@ void drop(bool keep_net_admin) {
         throw system_error("privilege drop failed: cannot make the process non-dumpable");
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         throw system_error("privilege drop failed: cannot set no_new_privs");
-    verify(ids, keep_net_admin, can_clear_bounding);
+    verify(who, keep_net_admin, can_clear_bounding);
 }
 
-}  // namespace
+void drop_to_net_admin() {
+    // Setuid: the real ids, and the caller's supplementary groups as they
+    // are (per-user include files rely on them).
+    become({::getuid(), ::getgid(), std::nullopt}, true);
+}
 
-void drop_to_net_admin() { drop(true); }
+void drop_all() { become({::getuid(), ::getgid(), std::nullopt}, false); }
 
-void drop_all() { drop(false); }
+bool can_make_taps() {
+    capng_clear(CAPNG_SELECT_BOTH);
+    return capng_get_caps_process() == 0 && capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN);
+}
 
 NetAdmin::NetAdmin() { set_effective(true); }
 

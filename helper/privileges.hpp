@@ -1,19 +1,43 @@
-// Privilege handling with libcap-ng. tapgate may run setuid root, with the
-// file capability cap_net_admin+ep, or as root; in every case it keeps
-// nothing but CAP_NET_ADMIN, and when setuid it becomes the real user.
+// Privilege handling with libcap-ng, and every change of uid, gid and
+// groups the program makes. tapgate may run setuid root, with the file
+// capability cap_net_admin+ep, or as root (the service); in every case it
+// keeps nothing but CAP_NET_ADMIN, and runs as the user it serves.
 #pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <vector>
 
 namespace tapgate::privileges {
 
-// Keeps only CAP_NET_ADMIN, permitted but not effective, if the process has it,
-// switches to the real uid/gid when setuid (supplementary groups stay: they
-// are the caller's, and per-user ACL includes rely on them), clears the
-// bounding set where possible, and verifies the result. Throws on failure.
+// Whom the process becomes.
+struct Identity {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::optional<std::vector<gid_t>> groups;  // supplementary; nullopt: as they are
+};
+
+// Becomes `who` for good (real, effective and saved ids), keeping only
+// CAP_NET_ADMIN, permitted but not effective, if `keep_net_admin` and the
+// process has it; clears the bounding set where possible, makes the
+// process non-dumpable, sets no_new_privs, and verifies the result.
+// Throws tapgate::Error on failure.
+void become(const Identity& who, bool keep_net_admin);
+
+// The real user as it called us (setuid), with CAP_NET_ADMIN if the
+// process has it (supplementary groups stay: they are the caller's, and
+// per-user ACL includes rely on them).
 void drop_to_net_admin();
 
 // For modes that only read files as the caller (--check): no capability at
 // all, real ids. Root stays root.
 void drop_all();
+
+// Whether the process, after the drop, can create taps: CAP_NET_ADMIN
+// permitted. Not so under no_new_privs (the kernel ignores the setuid bit)
+// or when installed with neither setuid nor the file capability.
+bool can_make_taps();
 
 // CAP_NET_ADMIN effective for the life of the object: only around the
 // calls that need it (creating the tap, changing links). Throws

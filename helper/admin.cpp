@@ -17,6 +17,7 @@
 #include "identity.hpp"
 #include "netlink.hpp"
 #include "quota.hpp"
+#include "request.hpp"
 #include "settings.hpp"
 #include "text.hpp"
 
@@ -53,60 +54,55 @@ void show(const char* key, const std::optional<T>& v, const settings::Effective&
 }  // namespace
 
 int explain(const std::string& bridge, const std::string& lock_problem) {
-    acl::FileSystemSource source;
-    identity::NssDirectory directory;
-    const acl::Policy policy = acl::load(source, TAPGATE_ACL_FILE, &directory);
-    const settings::Settings conf = settings::load(source, TAPGATE_SETTINGS_FILE, directory);
-    const acl::Caller caller = identity::lookup_all_groups(::getuid());
+    request::Files files;
+    const settings::Settings conf = request::read_settings(files);
+    const request::Plan plan = request::plan(files, conf, bridge, ::getuid());
 
+    // Every group the user database gives, for the reader; the decision
+    // asked about those that can decide it, as a request does.
+    const acl::Caller all = identity::lookup_all_groups(::getuid());
     std::string groups;
-    for (auto gid : caller.gids) {
+    for (auto gid : all.gids) {
         group* g = ::getgrgid(gid);
         groups += " " + (g ? std::string(g->gr_name) : std::to_string(gid));
     }
     std::printf("user %s (uid %u), groups:%s\n",
-                caller.name.empty() ? "?" : text::printable(caller.name).c_str(), caller.uid,
+                all.name.empty() ? "?" : text::printable(all.name).c_str(), all.uid,
                 groups.empty() ? " none" : groups.c_str());
-    const acl::Decision d = acl::decide(policy, bridge, caller);
-    std::printf("%s\n", d.explain(bridge, TAPGATE_ACL_FILE).c_str());
-    for (std::size_t i = 1; i < policy.errors.size(); ++i)
-        std::printf("  also: %s\n", policy.errors[i].str().c_str());
+    std::printf("%s\n", plan.decision.explain(bridge, TAPGATE_ACL_FILE).c_str());
+    for (std::size_t i = 1; i < plan.policy.errors.size(); ++i)
+        std::printf("  also: %s\n", plan.policy.errors[i].str().c_str());
     if (!conf.ok()) {
         for (const auto& e : conf.errors) std::printf("settings error: %s\n", e.str().c_str());
         std::printf("every request is refused until %s is fixed\n", conf.file.c_str());
         return 1;
     }
-    const settings::Effective e = settings::resolve(conf, bridge, caller);
+    const settings::Effective& e = plan.settings;
     std::printf("settings for bridge %s (%s%s):\n", text::printable(bridge).c_str(), conf.file.c_str(),
                 conf.exists ? "" : ", not present");
     show("quota", e.port.quota, e, "none");
     show("vlan", e.port.vlan, e, "bridge's");
     show("name", std::optional<std::string>(e.name_template()), e, "");
     for (const settings::PortFlag& f : settings::port_flags) show(f.key, e.port.*f.member, e, "bridge's");
-    if (!d.allowed) return 1;
+    if (plan.refusal) return 1;
 
+    auto refused = [](const std::string& why) {
+        std::printf("a request would be refused: %s\n", why.c_str());
+        return 1;
+    };
     netlink::Socket nl;
     bridge::Bridge br;
     try {
-        // The same checks as a request: the bridge by its own name, VLAN
-        // filtering where a VLAN is set.
-        br = bridge::find(nl, bridge);
-        if (e.port.vlan) port::require_vlan_filtering(nl, br.ifindex, br.name, *e.port.vlan);
+        br = request::target(nl, plan);
     } catch (const Error& err) {
-        std::printf("a request would be refused: %s\n", err.what());
-        return 1;
+        return refused(err.what());
     }
-    unsigned held = quota::count(nl, caller.uid, br.ifindex);
+    const unsigned held = quota::count(nl, plan.caller.uid, br.ifindex);
     std::printf("taps held on %s: %u\n", text::printable(bridge).c_str(), held);
-    if (e.port.quota && !lock_problem.empty()) {
-        std::printf("a request would be refused: a tap quota applies, but the lock file %s cannot be used: %s\n",
-                    TAPGATE_LOCK_FILE, lock_problem.c_str());
-        return 1;
-    }
-    if (e.port.quota && held >= *e.port.quota) {
-        std::printf("a request would be refused: quota reached\n");
-        return 1;
-    }
+    if (e.port.quota && !lock_problem.empty())
+        return refused(std::string("a tap quota applies, but the lock file ") + TAPGATE_LOCK_FILE +
+                       " cannot be used: " + lock_problem);
+    if (auto why = request::over_quota(plan, held, br)) return refused(*why);
     std::printf("a request would be granted\n");
     return 0;
 }

@@ -14,95 +14,31 @@
 #include <string>
 #include <vector>
 
-#include "acl.hpp"
 #include "admin.hpp"
 #include "args.hpp"
 #include "audit.hpp"
-#include "bridge.hpp"
 #include "check.hpp"
 #include "config.h"
 #include "error.hpp"
 #include "fault.hpp"
 #include "fdpass.hpp"
-#include "identity.hpp"
-#include "netlink.hpp"
-#include "port.hpp"
 #include "privileges.hpp"
 #include "process.hpp"
 #include "quota.hpp"
 #include "report.hpp"
-#include "settings.hpp"
-#include "tap.hpp"
+#include "request.hpp"
 
 namespace tapgate {
 namespace {
 
-// Files are read as the real user: per-user include files rely on it, and
-// no file is read with privileges the caller lacks.
-struct Reader {
-    acl::FileSystemSource source;
-    identity::NssDirectory directory;
-};
-
-void run_helper(const args::Options& opt, const UniqueFd& lock, Reader& files,
+// The setuid front-end: the caller is the real user, and the tap goes to
+// the socket QEMU or libvirt passed as --fd.
+void run_helper(const args::Options& opt, const UniqueFd& lock, request::Files& files,
                 const settings::Settings& conf, audit::Record& rec) {
     const int sock = *opt.fd;
     fdpass::check_socket(sock);
     rec.pid = fdpass::peer_pid(sock);
-
-    identity::NssDirectory& directory = files.directory;
-    const acl::Policy policy = acl::load(files.source, TAPGATE_ACL_FILE, &directory);
-    // The user database is asked about the groups that can decide this
-    // request only: those of the rules and the group sections for this
-    // bridge.
-    std::vector<std::uint32_t> deciding = acl::groups_deciding(policy, *opt.bridge);
-    for (std::uint32_t gid : settings::groups_deciding(conf, *opt.bridge)) deciding.push_back(gid);
-    const acl::Caller caller = identity::lookup(rec.uid, directory, deciding);
-    rec.user = caller.name;
-    if (!conf.ok())
-        throw Error("settings error: " + conf.errors.front().str() +
-                    (conf.errors.size() > 1 ? " (and " + std::to_string(conf.errors.size() - 1) +
-                                                  " more; run tapgate --check " + conf.file + ")"
-                                            : ""));
-
-    const acl::Decision decision = acl::decide(policy, *opt.bridge, caller);
-    if (decision.rule) rec.rule = decision.rule->where.str();
-    if (!decision.allowed) throw Error(decision.explain(*opt.bridge, TAPGATE_ACL_FILE));
-    const settings::Effective eff = settings::resolve(conf, *opt.bridge, caller);
-    rec.vlan = eff.port.vlan.value_or(0);
-    fault::point("after-acl");
-
-    netlink::Socket nl;
-    const bridge::Bridge br = bridge::find(nl, *opt.bridge);
-    // Counting and attaching under one lock: two concurrent requests of
-    // one user cannot both see room for one more tap.
-    std::optional<quota::UserLock> held;
-    if (eff.port.quota) {
-        held.emplace(lock.get(), rec.uid);
-        unsigned n = quota::count(nl, rec.uid, br.ifindex);
-        const std::string who = caller.name.empty() ? "uid " + std::to_string(caller.uid) : caller.name;
-        const std::string where = " (" + eff.origin.at("quota").str() + ")";
-        if (*eff.port.quota == 0)
-            throw Error("quota: " + who + " may hold no taps on bridge " + br.name + where);
-        if (n >= *eff.port.quota)
-            throw Error("quota reached: " + who + " holds " + std::to_string(n) + " of " +
-                        std::to_string(*eff.port.quota) + " taps allowed on bridge " + br.name + where);
-    }
-    const bool more = port::any(eff.port);
-    if (eff.port.vlan) port::require_vlan_filtering(nl, br.ifindex, br.name, *eff.port.vlan);
-    tap::Tap tap = tap::create(settings::expand_name(eff.name_template(), caller), opt.use_vnet, rec.uid);
-    rec.tap = tap.name;
-    fault::point("after-tap");
-    bridge::attach(nl, br, tap.ifindex, tap.name, quota::alias_for(rec.uid, rec.vlan), !more);
-    held.reset();
-    if (more) {
-        port::configure(nl, tap.ifindex, br.name, eff.port);
-        bridge::bring_up(nl, tap.ifindex, tap.name);
-    }
-    fault::point("after-attach");
-    // Logged before the fd leaves: once the caller has it, it can kill this
-    // process (it runs as the caller's uid) before any later line is written.
-    audit::granted(rec);
+    const tap::Tap tap = request::serve(files, conf, *opt.bridge, opt.use_vnet, lock.get(), rec);
     fdpass::send(sock, tap.fd.get());
     fault::point("after-send");
 }
@@ -168,8 +104,10 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
     // read before anything else can refuse (inherited fds closed first:
     // NSS modules run in here).
     process::close_fds_except({parsed ? parsed->fd.value_or(-1) : -1, lock.get()});
-    Reader files;
-    const settings::Settings conf = settings::load(files.source, TAPGATE_SETTINGS_FILE, files.directory);
+    // Files are read as the real user: per-user include files rely on it,
+    // and no file is read with privileges the caller lacks.
+    request::Files files;
+    const settings::Settings conf = request::read_settings(files);
     rec.enabled = conf.syslog;
     rec.facility = settings::facility_code(conf.facility).value_or(-1);
     if (early) throw *early;

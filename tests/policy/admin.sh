@@ -46,7 +46,7 @@ pol_hold tgalice -- "$H"; expect_grant
 pol_run tgalice --explain --br=br0
 expect_rc 1
 has "taps held on br0: 3"
-has "a request would be refused: quota reached"
+has "a request would be refused: quota reached: tgalice holds 3 of 3 taps allowed on bridge br0 ($C:9)"
 verdict "--explain at the quota: refused, exit 1"
 pol_run tgbob --explain --br=br0
 expect_rc 1

@@ -1,0 +1,95 @@
+#include "request.hpp"
+
+#include <cstdint>
+#include <vector>
+
+#include "config.h"
+#include "error.hpp"
+#include "fault.hpp"
+#include "port.hpp"
+#include "quota.hpp"
+
+namespace tapgate::request {
+
+settings::Settings read_settings(Files& files) {
+    return settings::load(files.source, TAPGATE_SETTINGS_FILE, files.directory);
+}
+
+Plan plan(Files& files, const settings::Settings& conf, const std::string& bridge, uid_t uid) {
+    Plan p;
+    p.bridge = bridge;
+    p.policy = acl::load(files.source, TAPGATE_ACL_FILE, &files.directory);
+    // The user database is asked about the groups that can decide this
+    // request only: those of the rules and the group sections for this
+    // bridge.
+    std::vector<std::uint32_t> deciding = acl::groups_deciding(p.policy, bridge);
+    for (std::uint32_t gid : settings::groups_deciding(conf, bridge)) deciding.push_back(gid);
+    p.caller = identity::lookup(uid, files.directory, deciding);
+    p.decision = acl::decide(p.policy, bridge, p.caller);
+    if (!conf.ok()) {
+        p.refusal = "settings error: " + conf.errors.front().str() +
+                    (conf.errors.size() > 1 ? " (and " + std::to_string(conf.errors.size() - 1) +
+                                                  " more; run tapgate --check " + conf.file + ")"
+                                            : "");
+        return p;
+    }
+    p.settings = settings::resolve(conf, bridge, p.caller);
+    if (!p.decision.allowed) p.refusal = p.decision.explain(bridge, TAPGATE_ACL_FILE);
+    return p;
+}
+
+bridge::Bridge target(netlink::Socket& nl, const Plan& plan) {
+    bridge::Bridge br = bridge::find(nl, plan.bridge);
+    if (auto vlan = plan.settings.port.vlan) port::require_vlan_filtering(nl, br.ifindex, br.name, *vlan);
+    return br;
+}
+
+std::optional<std::string> over_quota(const Plan& plan, unsigned held, const bridge::Bridge& br) {
+    const auto& quota = plan.settings.port.quota;
+    if (!quota) return std::nullopt;
+    const acl::Caller& c = plan.caller;
+    const std::string who = c.name.empty() ? "uid " + std::to_string(c.uid) : c.name;
+    const std::string where = " (" + plan.settings.origin.at("quota").str() + ")";
+    if (*quota == 0) return "quota: " + who + " may hold no taps on bridge " + br.name + where;
+    if (held >= *quota)
+        return "quota reached: " + who + " holds " + std::to_string(held) + " of " +
+               std::to_string(*quota) + " taps allowed on bridge " + br.name + where;
+    return std::nullopt;
+}
+
+tap::Tap serve(Files& files, const settings::Settings& conf, const std::string& bridge, bool use_vnet,
+               int lock_fd, audit::Record& rec) {
+    const Plan p = plan(files, conf, bridge, rec.uid);
+    rec.user = p.caller.name;
+    // A rule decided only if the settings let the decision count.
+    if (conf.ok() && p.decision.rule) rec.rule = p.decision.rule->where.str();
+    if (p.refusal) throw Error(*p.refusal);
+    const settings::Port& port = p.settings.port;
+    rec.vlan = port.vlan.value_or(0);
+    fault::point("after-acl");
+
+    netlink::Socket nl;
+    const bridge::Bridge br = target(nl, p);
+    // Counting and attaching under one lock: two concurrent requests of
+    // one user cannot both see room for one more tap.
+    std::optional<quota::UserLock> held;
+    if (port.quota) {
+        held.emplace(lock_fd, rec.uid);
+        if (auto why = over_quota(p, quota::count(nl, rec.uid, br.ifindex), br)) throw Error(*why);
+    }
+    const bool more = port::any(port);
+    tap::Tap tap = tap::create(settings::expand_name(p.settings.name_template(), p.caller), use_vnet, rec.uid);
+    rec.tap = tap.name;
+    fault::point("after-tap");
+    bridge::attach(nl, br, tap.ifindex, tap.name, quota::alias_for(rec.uid, rec.vlan), !more);
+    held.reset();
+    if (more) {
+        port::configure(nl, tap.ifindex, br.name, port);
+        bridge::bring_up(nl, tap.ifindex, tap.name);
+    }
+    fault::point("after-attach");
+    audit::granted(rec);
+    return tap;
+}
+
+}  // namespace tapgate::request

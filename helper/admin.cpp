@@ -42,18 +42,18 @@ std::string origin(const settings::Effective& e, const char* key) {
 }
 
 template <typename T>
-void show(const char* key, const std::optional<T>& v, const settings::Effective& e, const char* unset) {
+void show(std::FILE* out, const char* key, const std::optional<T>& v, const settings::Effective& e, const char* unset) {
     std::string value;
     if (!v) value = unset;
     else if constexpr (std::is_same_v<T, bool>) value = *v ? "yes" : "no";
     else if constexpr (std::is_same_v<T, std::string>) value = text::printable(*v);
     else value = std::to_string(*v);
-    std::printf("  %-16s %-12s (%s)\n", key, value.c_str(), origin(e, key).c_str());
+    std::fprintf(out, "  %-16s %-12s (%s)\n", key, value.c_str(), origin(e, key).c_str());
 }
 
 }  // namespace
 
-int explain(const std::string& bridge, const std::string& lock_problem) {
+int explain(std::FILE* out, const std::string& bridge, const std::string& lock_problem) {
     request::Files files;
     const settings::Settings conf = request::read_settings(files);
     const request::Plan plan = request::plan(files, conf, bridge, ::getuid());
@@ -66,28 +66,28 @@ int explain(const std::string& bridge, const std::string& lock_problem) {
         group* g = ::getgrgid(gid);
         groups += " " + (g ? std::string(g->gr_name) : std::to_string(gid));
     }
-    std::printf("user %s (uid %u), groups:%s\n",
+    std::fprintf(out, "user %s (uid %u), groups:%s\n",
                 all.name.empty() ? "?" : text::printable(all.name).c_str(), all.uid,
                 groups.empty() ? " none" : groups.c_str());
-    std::printf("%s\n", plan.decision.explain(bridge, TAPGATE_ACL_FILE).c_str());
+    std::fprintf(out, "%s\n", plan.decision.explain(bridge, TAPGATE_ACL_FILE).c_str());
     for (std::size_t i = 1; i < plan.policy.errors.size(); ++i)
-        std::printf("  also: %s\n", plan.policy.errors[i].str().c_str());
+        std::fprintf(out, "  also: %s\n", plan.policy.errors[i].str().c_str());
     if (!conf.ok()) {
-        for (const auto& e : conf.errors) std::printf("settings error: %s\n", e.str().c_str());
-        std::printf("every request is refused until %s is fixed\n", conf.file.c_str());
+        for (const auto& e : conf.errors) std::fprintf(out, "settings error: %s\n", e.str().c_str());
+        std::fprintf(out, "every request is refused until %s is fixed\n", conf.file.c_str());
         return 1;
     }
     const settings::Effective& e = plan.settings;
-    std::printf("settings for bridge %s (%s%s):\n", text::printable(bridge).c_str(), conf.file.c_str(),
+    std::fprintf(out, "settings for bridge %s (%s%s):\n", text::printable(bridge).c_str(), conf.file.c_str(),
                 conf.exists ? "" : ", not present");
-    show("quota", e.port.quota, e, "none");
-    show("vlan", e.port.vlan, e, "bridge's");
-    show("name", std::optional<std::string>(e.name_template()), e, "");
-    for (const settings::PortFlag& f : settings::port_flags) show(f.key, e.port.*f.member, e, "bridge's");
+    show(out, "quota", e.port.quota, e, "none");
+    show(out, "vlan", e.port.vlan, e, "bridge's");
+    show(out, "name", std::optional<std::string>(e.name_template()), e, "");
+    for (const settings::PortFlag& f : settings::port_flags) show(out, f.key, e.port.*f.member, e, "bridge's");
     if (plan.refusal) return 1;
 
-    auto refused = [](const std::string& why) {
-        std::printf("a request would be refused: %s\n", why.c_str());
+    auto refused = [out](const std::string& why) {
+        std::fprintf(out, "a request would be refused: %s\n", why.c_str());
         return 1;
     };
     netlink::Socket nl;
@@ -98,12 +98,12 @@ int explain(const std::string& bridge, const std::string& lock_problem) {
         return refused(err.what());
     }
     const unsigned held = quota::count(nl, plan.caller.uid, br.ifindex);
-    std::printf("taps held on %s: %u\n", text::printable(bridge).c_str(), held);
+    std::fprintf(out, "taps held on %s: %u\n", text::printable(bridge).c_str(), held);
     if (e.port.quota && !lock_problem.empty())
         return refused(std::string("a tap quota applies, but the lock file ") + TAPGATE_LOCK_FILE +
                        " cannot be used: " + lock_problem);
     if (auto why = request::over_quota(plan, held, br)) return refused(*why);
-    std::printf("a request would be granted\n");
+    std::fprintf(out, "a request would be granted\n");
     return 0;
 }
 

@@ -4,6 +4,7 @@
 // unprivileged netlink dumps.
 #pragma once
 
+#include <cstdio>
 #include <optional>
 #include <string>
 
@@ -15,11 +16,12 @@ namespace tapgate::admin {
 // Must run before the privileges are dropped.
 void become(const std::string& user);
 
-// Prints the decision for `bridge` and the caller (the real user), with
+// Prints to `out` the decision for `bridge` and the caller (the process's
+// user, which the front-end made the caller), with
 // the deciding rule and every setting with its origin. `lock_problem`
 // (quota::lock_file_problem(), found while still root) matters when a
 // quota applies. Returns 0 if a request would be granted, 1 if not.
-int explain(const std::string& bridge, const std::string& lock_problem);
+int explain(std::FILE* out, const std::string& bridge, const std::string& lock_problem);
 
 // Prints the live taps tapgate made: all of them for root, the caller's
 // own for anyone else. Returns 0.

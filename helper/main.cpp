@@ -31,6 +31,13 @@
 namespace tapgate {
 namespace {
 
+// The caller's environment is gone before any library or static
+// initialiser runs: libnl reads NLDBG and NLCB in its constructors, so
+// clearing it in main() would be too late. `environ` is not set yet here;
+// envp is the same array.
+void early_scrub(int, char**, char** envp) { process::scrub_environment(envp); }
+[[gnu::section(".preinit_array"), gnu::used]] void (*const scrub_at_start)(int, char**, char**) = early_scrub;
+
 // The setuid front-end: the caller is the real user, and the tap goes to
 // the socket QEMU or libvirt passed as --fd.
 void run_helper(const args::Options& opt, const UniqueFd& lock, request::Files& files,
@@ -93,7 +100,7 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
         case args::Mode::check:
             return check::run(opt.check_file);
         case args::Mode::explain:
-            return admin::explain(*opt.bridge, lock_problem);
+            return admin::explain(stdout, *opt.bridge, lock_problem);
         case args::Mode::list:
             return admin::list();
         case args::Mode::helper:

@@ -35,22 +35,11 @@ void clear_environment() {
     ::clearenv();
 }
 
-namespace {
-
-// Runs before every shared library's constructor and before our own static
-// initialisers: libnl reads NLDBG and NLCB in its constructors, so clearing
-// the environment in main() would be too late. `environ` is not set yet
-// here; envp is the same array.
-void scrub_environment(int, char**, char** envp) {
+void scrub_environment(char** envp) {
     if (!envp) return;
     fault::capture(envp);
     envp[0] = nullptr;
 }
-
-[[gnu::section(".preinit_array"), gnu::used]] void (*const early_scrub)(int, char**, char**) =
-    scrub_environment;
-
-}  // namespace
 
 namespace {
 

@@ -15,6 +15,11 @@ void ensure_standard_fds();
 // (libnl reads NLCB, NLDBG, ...) from reading the caller's either.
 void clear_environment();
 
+// Empties the environment `envp` before anything can read it, keeping
+// only what fault injection needs. The setuid helper calls it from
+// .preinit_array, before every shared library's constructor.
+void scrub_environment(char** envp);
+
 // Closes every fd above 2 except those in `keep` (negative entries are
 // ignored): with close_range(), or one by one from /proc/self/fd where
 // that fails. Throws tapgate::Error if neither works.

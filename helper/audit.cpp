@@ -33,6 +33,7 @@ std::string format(const Record& r, bool granted, const std::string& reason) {
     put(line, "user", r.user.empty() ? "?" : r.user);
     put(line, "uid", std::to_string(r.uid));
     put(line, "pid", r.pid ? std::to_string(r.pid) : "?");
+    put(line, "via", r.via);
     put(line, "bridge", r.bridge.empty() ? "?" : r.bridge);
     if (!r.tap.empty()) put(line, "tap", r.tap);
     if (r.vlan) put(line, "vlan", std::to_string(r.vlan));

@@ -18,6 +18,7 @@
 #include "args.hpp"
 #include "audit.hpp"
 #include "check.hpp"
+#include "client.hpp"
 #include "config.h"
 #include "error.hpp"
 #include "fault.hpp"
@@ -79,17 +80,28 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
     helper_mode = !parsed || parsed->mode == args::Mode::helper;
     rec.uid = ::getuid();
     if (parsed && parsed->bridge) rec.bridge = *parsed->bridge;
+    // Whether the caller runs us under no_new_privs, before the drop sets it.
+    const bool caller_nnp = privileges::no_new_privs();
     // Before anything else can fail: the caller controls privileges we must
     // shed, fds we must not write into, and an environment libraries read.
     privileges::drop_to_net_admin();
     fault::point("after-drop");
     process::clear_environment();
     nl_debug = 0;
+    // No CAP_NET_ADMIN (the setuid bit ignored under no_new_privs, or
+    // installed with neither setuid nor the file capability): the service,
+    // if it runs, serves the request. Asked with no privilege at all, so
+    // that what the kernel tells it about the caller is the caller.
+    const bool forward = !privileges::can_make_taps();
+    if (forward) privileges::drop_all();
 
     if (!helper_mode) {
         if (early) throw *early;
         const args::Options& opt = *parsed;
         privileges::drop_all();
+        if (forward && opt.mode == args::Mode::explain && !opt.user) {
+            if (auto status = client::explain(stdout, *opt.bridge)) return *status;
+        }
         switch (opt.mode) {
         case args::Mode::help:
             std::fputs(args::usage(), stdout);
@@ -111,6 +123,13 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
     // read before anything else can refuse (inherited fds closed first:
     // NSS modules run in here).
     process::close_fds_except({parsed ? parsed->fd.value_or(-1) : -1, lock.get()});
+    if (forward && !early) {
+        fdpass::check_socket(*parsed->fd);
+        // The service logs the request; this process only passes it on.
+        rec.enabled = false;
+        if (client::request_tap(*parsed->fd, *parsed->bridge, parsed->use_vnet)) return 0;
+        rec.enabled = true;
+    }
     // Files are read as the real user: per-user include files rely on it,
     // and no file is read with privileges the caller lacks.
     request::Files files;
@@ -118,6 +137,11 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
     rec.enabled = conf.syslog;
     rec.facility = settings::facility_code(conf.facility).value_or(-1);
     if (early) throw *early;
+    if (forward)
+        throw Error(std::string("cannot create a tap device: ") +
+                    (caller_nnp ? "no_new_privs is set, so the kernel ignores tapgate's setuid bit"
+                                : "tapgate has no CAP_NET_ADMIN (install it setuid root or with cap_net_admin+ep)") +
+                    "; the tapgate service can serve such callers: systemctl start tapgate.socket");
     run_helper(*parsed, lock, files, conf, rec);
     return 0;
 }

@@ -129,6 +129,16 @@ bool can_make_taps() {
     return capng_get_caps_process() == 0 && capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN);
 }
 
+bool no_new_privs() { return ::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1; }
+
+void keep_for_service() {
+    capng_clear(CAPNG_SELECT_BOTH);
+    for (unsigned cap : {CAP_NET_ADMIN, CAP_SETUID, CAP_SETGID, CAP_KILL})
+        capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED), cap);
+    if (capng_apply(CAPNG_SELECT_CAPS) != 0)
+        throw Error("the service needs CAP_NET_ADMIN, CAP_SETUID, CAP_SETGID and CAP_KILL");
+}
+
 NetAdmin::NetAdmin() { set_effective(true); }
 
 NetAdmin::~NetAdmin() {

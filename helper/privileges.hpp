@@ -39,6 +39,16 @@ void drop_all();
 // or when installed with neither setuid nor the file capability.
 bool can_make_taps();
 
+// Whether no_new_privs is set on this process (for the setuid helper: read
+// before the drop, which sets it, it says whether the caller set it).
+bool no_new_privs();
+
+// For the service, which runs as root: keeps only what it needs, effective
+// (CAP_NET_ADMIN for the taps; CAP_SETUID and CAP_SETGID to become each
+// caller; CAP_KILL to stop a child that has become its caller). Throws
+// tapgate::Error naming them if they cannot be had.
+void keep_for_service();
+
 // CAP_NET_ADMIN effective for the life of the object: only around the
 // calls that need it (creating the tap, changing links). Throws
 // tapgate::Error if it cannot be raised.

@@ -8,8 +8,8 @@
 
 namespace tapgate::report {
 
-void failure(const std::string& message) {
-    std::fprintf(stderr, "tapgate: %s\n", message.c_str());
+void failure(const std::string& message, const char* program) {
+    std::fprintf(stderr, "%s: %s\n", program, message.c_str());
     std::fflush(stderr);
     struct stat st{};
     if (::fstat(2, &st) != 0 || !S_ISFIFO(st.st_mode)) return;

@@ -7,11 +7,11 @@
 
 namespace tapgate::report {
 
-// Writes the line. When stderr is a pipe, it then waits (200 ms at most)
+// Writes the line ("PROGRAM: MESSAGE"). When stderr is a pipe, it then waits (200 ms at most)
 // until the reader has taken it: libvirt reads the helper's stderr on
 // another thread and looks at what it has as soon as the helper's exit
 // closes the socket, so an exit right after the write can leave the user
 // an empty "stderr=".
-void failure(const std::string& message);
+void failure(const std::string& message, const char* program = "tapgate");
 
 }  // namespace tapgate::report

@@ -65,29 +65,29 @@ req() {
 
 tg_acl "allow br0 group tglab" "deny br0 user tgbob" "allow br1"
 req tgalice; expect_grant
-logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID bridge=br0 tap=${R[ifname]:-?} rule=$A:1"
+logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br0 tap=${R[ifname]:-?} rule=$A:1"
 verdict "grant: <86> (authpriv.info), user, uid, caller's pid, bridge, tap, rule"
 req tgbob; expect_refusal "denied by $A:2"
-logged 85 "refused: user=tgbob uid=$TG_BOB_UID pid=$SPID bridge=br0 rule=$A:2 reason=\"access to bridge br0 denied by $A:2 (deny br0 user tgbob)\""
+logged 85 "refused: user=tgbob uid=$TG_BOB_UID pid=$SPID via=setuid bridge=br0 rule=$A:2 reason=\"access to bridge br0 denied by $A:2 (deny br0 user tgbob)\""
 verdict "refusal by a rule: <85> (authpriv.notice) with the rule and the reason"
 req tguser; expect_refusal "no rule"
-logged 85 "refused: user=tguser uid=$TG_UID pid=$SPID bridge=br0 reason=\"access to bridge br0 denied: no rule in $A allows it\""
+logged 85 "refused: user=tguser uid=$TG_UID pid=$SPID via=setuid bridge=br0 reason=\"access to bridge br0 denied: no rule in $A allows it\""
 verdict "refusal by default deny: no rule field, the reason"
 tg_acl "allow all"
 req tguser --br brnone; expect_refusal "does not exist"
-logged 85 "refused: user=tguser uid=$TG_UID pid=$SPID bridge=brnone rule=$A:1 reason=\"bridge brnone does not exist\""
+logged 85 "refused: user=tguser uid=$TG_UID pid=$SPID via=setuid bridge=brnone rule=$A:1 reason=\"bridge brnone does not exist\""
 verdict "refusal after the ACL (no such bridge) keeps the allowing rule"
 pol_conf "[bridge br1]" "quota = 1"
 req tgalice --br br1; expect_grant
 tap=${R[ifname]:-?}
-logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID bridge=br1 tap=$tap rule=$A:1"
+logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br1 tap=$tap rule=$A:1"
 req tgalice --br br1; expect_refusal "quota reached"
-logged 85 "refused: user=tgalice uid=$TG_ALICE_UID pid=$SPID bridge=br1 rule=$A:1 reason=\"quota reached: tgalice holds 1 of 1 taps allowed on bridge br1 (/etc/tapgate.conf:2)\""
+logged 85 "refused: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br1 rule=$A:1 reason=\"quota reached: tgalice holds 1 of 1 taps allowed on bridge br1 (/etc/tapgate.conf:2)\""
 verdict "quota refusal: the reason names the quota and where it is set"
 pol_release_all
 pol_conf "[bridge br1]" "vlan = 30"
 req tgbob --br br1; expect_refusal "VLAN filtering off"
-logged 85 "refused: user=tgbob uid=$TG_BOB_UID pid=$SPID bridge=br1 vlan=30 rule=$A:1 reason=\"tapgate.conf sets vlan 30 for bridge br1, which has VLAN filtering off (ip link set br1 type bridge vlan_filtering 1)\""
+logged 85 "refused: user=tgbob uid=$TG_BOB_UID pid=$SPID via=setuid bridge=br1 vlan=30 rule=$A:1 reason=\"tapgate.conf sets vlan 30 for bridge br1, which has VLAN filtering off (ip link set br1 type bridge vlan_filtering 1)\""
 verdict "vlan refusal: the line carries vlan=30"
 # A refusal for a broken tapgate.conf is logged too.
 pol_conf "[bridge br1]" "quota = many"
@@ -95,7 +95,7 @@ req tgbob --br br1; expect_refusal "settings error"
 new_lines 1
 # The caller is looked up before the settings' errors are reported, so the
 # line names the user; quotes in the reason are escaped, not lost.
-[[ $NEW == "<85>"*"refused: user=tgbob uid=$TG_BOB_UID pid=$SPID bridge=br1 reason=\"settings error: /etc/tapgate.conf:2: quota = \\x22many\\x22"* ]] ||
+[[ $NEW == "<85>"*"refused: user=tgbob uid=$TG_BOB_UID pid=$SPID via=setuid bridge=br1 reason=\"settings error: /etc/tapgate.conf:2: quota = \\x22many\\x22"* ]] ||
     problem "line: $NEW"
 verdict "settings error: one refusal line naming tapgate.conf:2"
 pol_release_all
@@ -127,16 +127,16 @@ new_lines 1
 verdict "syslog = no: no line for a bad --fd, a bad command line, or a file with other errors"
 pol_release_all
 tgi_spawn tguser -- "$H" --bogus; expect_refusal "unknown option"
-logged 85 "refused: user=? uid=$TG_UID pid=? bridge=? reason=\"unknown option \x22--bogus\x22 (see tapgate --help)\""
+logged 85 "refused: user=? uid=$TG_UID pid=? via=setuid bridge=? reason=\"unknown option \x22--bogus\x22 (see tapgate --help)\""
 verdict "a malformed command line is logged as a refusal"
 pol_release_all
 pol_conf "[global]" "syslog_facility = local3"
 req tgalice; expect_grant
-logged 158 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID bridge=br0 tap=${R[ifname]:-?} rule=$A:1"
+logged 158 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br0 tap=${R[ifname]:-?} rule=$A:1"
 req tgalice --br brnone; expect_refusal "does not exist"
-logged 157 "refused: user=tgalice uid=$TG_ALICE_UID pid=$SPID bridge=brnone rule=$A:1 reason=\"bridge brnone does not exist\""
+logged 157 "refused: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=brnone rule=$A:1 reason=\"bridge brnone does not exist\""
 tgi_spawn tguser --fd-kind pipe --fd-num 7 -- "$H"; expect_refusal "not a socket"
-logged 157 "refused: user=? uid=$TG_UID pid=? bridge=br0 reason=\"--fd=7: not a socket\""
+logged 157 "refused: user=? uid=$TG_UID pid=? via=setuid bridge=br0 reason=\"--fd=7: not a socket\""
 verdict "syslog_facility = local3: <158> for a grant, <157> for a refusal, a bad --fd too"
 pol_release_all
 pol_conf
@@ -146,7 +146,7 @@ pol_conf
 # logs. Compare with the time as root (no TZ) sees it.
 now=$(date '+%s')
 TZ=XYZ+11 LANG=C.UTF-8 LOCALDOMAIN=evil LOG_PATH=/tmp/x req tgalice; expect_grant
-logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID bridge=br0 tap=${R[ifname]:-?} rule=$A:1"
+logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br0 tap=${R[ifname]:-?} rule=$A:1"
 stamp=$(sed -E 's/^<[0-9]+>(.{15}).*/\1/' <<< "$NEW")
 t=$(date -d "$stamp" '+%s' 2> /dev/null || echo 0)
 d=$((t - now))

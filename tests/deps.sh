@@ -6,11 +6,12 @@
 set -eu
 
 build_pkgs=(meson ninja-build g++ pkg-config cmake libcap-ng-dev libnl-route-3-dev
-            libinih-dev doctest-dev iproute2 util-linux)
+            libinih-dev libsystemd-dev doctest-dev iproute2 util-linux)
 # qemu-system-x86 brings the reference helper and QEMU for the real-QEMU tests.
 demo_pkgs=(qemu-system-x86)
 test_pkgs=(clang mandoc libcap2-bin busybox-static linux-image-amd64 python3 kmod cpio
-           xz-utils binutils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)
+           xz-utils binutils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+           systemd bubblewrap dpkg-dev debhelper fakeroot lintian rpm)
 
 want=("${build_pkgs[@]}" "${demo_pkgs[@]}")
 [ "${1:-}" = --demo ] || want+=("${test_pkgs[@]}")

@@ -8,7 +8,7 @@
 # replaced) between check and attach, and a bridge at its 1023-port limit.
 #
 # Env (meson sets them): TAPGATE_BUILD_ROOT (a fault-injection build),
-# TG_HEXEC; HELPER overrides the binary under test.
+# TG_SPAWN; HELPER overrides the binary under test.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/ns.sh"
 tg_require_root
@@ -70,12 +70,12 @@ verdict "CAP_NET_ADMIN permitted, not effective, at every step"
 # Calls the hardening relies on, made to fail by a seccomp filter (as
 # root: a user would need no_new_privs for it, and setuid would then do
 # nothing). The helper must either get the job done another way or refuse.
-# rhx [tg-hexec options] -- ARGS: hx as root.
+# rhx [tg-spawn options] -- ARGS: hx as root.
 rhx() {
     local opts=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
     shift
-    timeout -k 5 40 "$HEXEC" "${opts[@]}" -- "$H" "$@" > "$SCR/out" 2> "$SCR/err" < /dev/null
+    timeout -k 5 40 "$HEXEC" --no-vnet --no-fd --no-br "${opts[@]}" -- "$H" "$@" > "$SCR/out" 2> "$SCR/err" < /dev/null
     RC=$?
     OUT=$(< "$SCR/out")
     ERR=$(< "$SCR/err")

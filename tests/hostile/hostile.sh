@@ -7,14 +7,14 @@
 # the namespace is as before: no tap, bridge ports and MTU unchanged, no
 # helper process left.
 #
-# Env (meson sets them): TAPGATE_BUILD_ROOT, TG_SPAWN, TG_HEXEC, TG_PRELOAD;
+# Env (meson sets them): TAPGATE_BUILD_ROOT, TG_SPAWN, TG_PRELOAD;
 # HELPER overrides the binary under test.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/ns.sh"
 tg_require_root
 tg_isolate "$@"
 
-SPAWN=${TG_SPAWN:-${TAPGATE_BUILD_ROOT:-}/tests/integration/tg-spawn}
+SPAWN=${TG_SPAWN:-${TAPGATE_BUILD_ROOT:-}/tests/tools/tg-spawn}
 PRELOAD=${TG_PRELOAD:-${TAPGATE_BUILD_ROOT:-}/tests/hostile/libtg-preload.so}
 . "$here/lib.sh"
 hostile_need "$SPAWN" "$PRELOAD"
@@ -79,8 +79,8 @@ echo "--- environment (at ${SECONDS}s)"
 # --- environment ------------------------------------------------------------
 # Three requests (granted, denied by the ACL, allowed but no such bridge),
 # each compared byte for byte with the same request in a clean environment.
-# tg-hexec sets the variables itself: it is static, so LD_LIBRARY_PATH
-# reaches only the helper.
+# tg-spawn sets the variables in the helper's exec only (and is static
+# where the build allows), so LD_LIBRARY_PATH reaches only the helper.
 REQS=(br0 brdeny brgone)
 declare -A BASE=()
 for r in "${REQS[@]}"; do
@@ -101,7 +101,7 @@ done
 chown -R "$TG_USER:" "$HOME_U"
 # The poisoned library does print when a normal program loads it: proof that
 # the checks below could see it.
-run "$HEXEC" --setenv LD_PRELOAD="$HOME_U/evil.so" -- /bin/true
+run "$HEXEC" --no-vnet --no-fd --no-br --setenv LD_PRELOAD="$HOME_U/evil.so" -- /bin/true
 tg_check "LD_PRELOAD library prints in a non-setuid program" [ "$ERR" = TG-PRELOAD-LOADED ]
 
 env_case() {  # DESC [--setenv K=V | --env-fill N]...
@@ -158,7 +158,7 @@ spawn --fd-kind unconnected
 refused "--fd an unconnected socket" "not connected"
 spawn --fd-kind inet
 refused "--fd a TCP socket" "not a unix"
-hx --listen -- --use-vnet --fd={fd} --br=br0
+hx --fd-kind listen -- --use-vnet --fd={fd} --br=br0
 refused "--fd a listening socket" "listening"
 # A caller that never reads, its socket full: the helper (and the tap it
 # made) must not wait for it for ever.

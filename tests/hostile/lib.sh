@@ -1,14 +1,14 @@
 # shellcheck shell=bash
 # Shared by tests/hostile/hostile.sh and tests/faults/walk.sh: an
 # unprivileged user runs a root-owned 4755 copy of the helper through
-# tg-hexec, and after every case the namespace must be as it was before.
+# tg-spawn, and after every case the namespace must be as it was before.
 # Source it after tg_isolate; it sets H (the setuid copy), HEXEC and SCR,
 # makes bridge br0 with one veth port, and defines the checks below.
 #
-# Env (meson sets them): TAPGATE_BUILD_ROOT, TG_HEXEC; HELPER overrides the
+# Env (meson sets them): TAPGATE_BUILD_ROOT, TG_SPAWN; HELPER overrides the
 # binary under test.
 HELPER_SRC=${HELPER:-${TAPGATE_BUILD_ROOT:-}/helper/tapgate}
-HEXEC=${TG_HEXEC:-${TAPGATE_BUILD_ROOT:-}/tests/hostile/tg-hexec}
+HEXEC=${TG_SPAWN:-${TAPGATE_BUILD_ROOT:-}/tests/tools/tg-spawn}
 # hostile_need FILE...: every file there (helper, tools), else fail.
 hostile_need() {
     local f
@@ -59,12 +59,13 @@ run() {
     OUT=$(< "$SCR/out")
     ERR=$(< "$SCR/err")
 }
-# hx [tg-hexec options] -- ARGS: the helper with ARGS ({fd}: the socket).
+# hx [tg-spawn options] -- ARGS: the helper with exactly ARGS ({fd}: the
+# socket).
 hx() {
     local opts=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
     shift
-    run "$HEXEC" "${opts[@]}" -- "$H" "$@"
+    run "$HEXEC" --no-vnet --no-fd --no-br "${opts[@]}" -- "$H" "$@"
 }
 field() { [[ " $OUT " =~ \ $1=([^ ]*)\  ]] && echo "${BASH_REMATCH[1]}"; }
 # Lines in $1 (no fork: see state).

@@ -41,7 +41,7 @@ guest_kernel() {  # CACHE-DIR (empty: the scratch tmpfs)
     if [ -f "$vmlinux" ]; then
         :
     elif mkdir -p "$cache" &&
-            "${PYTHON:-python3}" "$guest_lib/../qemu/extract_vmlinux.py" "$vmlinuz" "$vmlinux.tmp.$$"; then
+            "${PYTHON:-python3}" "$guest_lib/../tools/extract_vmlinux.py" "$vmlinuz" "$vmlinux.tmp.$$"; then
         mv "$vmlinux.tmp.$$" "$vmlinux"
         for f in "$cache"/vmlinux-*; do   # older kernels' (not others' .tmp files)
             case $f in "$vmlinux"|*.tmp.*) ;; *) rm -f "$f" ;; esac

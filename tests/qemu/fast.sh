@@ -1,7 +1,7 @@
 #!/bin/bash
 # Real QEMU without a guest: `-machine none`, the helper's netdev joined by a
-# hub to a UDP socket netdev, and udp_guest.py on the UDP side playing the
-# guest. QEMU runs as the unprivileged test user with a root-owned 4755 copy
+# hub to a UDP socket netdev, and udpguest (tests/tools) on the UDP side
+# playing the guest. QEMU runs as the unprivileged test user with a root-owned 4755 copy
 # of the helper (tapgate, or HELPER=... e.g. the reference). Covers
 # -netdev bridge, -netdev tap,helper= (br0 implied), QEMU's `sh -c` form with
 # the user's own options, and a refusal. Needs root (exit 77 otherwise).
@@ -17,13 +17,13 @@ tg_bridge br0 1400
 ip addr add 10.0.0.1/24 dev br0
 
 qemu_udp=127.0.0.1:10002   # QEMU's end (localaddr=)
-guest_udp=127.0.0.1:10001  # udp_guest.py's end (udp=)
+guest_udp=127.0.0.1:10001  # udpguest's end (udp=)
 
 # run_case NAME GUEST-IP NETDEV: QEMU with NETDEV (id n) hubbed to the UDP
 # netdev; the tap must look right and carry ARP and ping both ways; after
 # QEMU exits the tap must be gone.
 run_case() {
-    local name=$1 ip=$2 netdev=$3 taps br_mac uid
+    local name=$1 ip=$2 netdev=$3 taps br_mac uid reply
     echo "--- $name: -netdev $netdev"
     if ! tgq_start "$name" -machine none \
             -netdev "socket,id=u,udp=$guest_udp,localaddr=$qemu_udp" \
@@ -44,11 +44,15 @@ run_case() {
     fi
     # Read now: a bridge takes its lowest port's MAC unless that is fe:...
     br_mac=$(tgq_read /sys/class/net/br0/address)
-    if "$TGQ_PY" "$here/udp_guest.py" --listen "$guest_udp" --qemu "$qemu_udp" \
-            --ip "$ip" --host-ip 10.0.0.1 --host-mac "$br_mac" --timeout 5; then
+    # The guest ARPs for the bridge's address and pings it; the ARP reply
+    # must name the bridge's MAC.
+    reply=$(echo "ping g 10.0.0.1 5000" |
+        "$UDPGUEST" "g:${guest_udp##*:}:${qemu_udp##*:}:$ip")
+    if [[ $reply == "ping g 10.0.0.1 ok arp=$br_mac "* ]]; then
         tg_pass "$name: ARP and ping through the tap"
     else
         tg_fail "$name: no ARP/ping through the tap"
+        echo "    udpguest: $reply" >&2
         ip -s link show "$taps" >&2
     fi
     tgq_stop "$name" || tg_fail "$name: QEMU would not exit"

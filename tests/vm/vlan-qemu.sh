@@ -6,7 +6,7 @@
 #
 # The initramfs is built as for vlan.sh (tests/vm/lib.sh), with
 # qemu-system-x86_64, its shared libraries and its TCG accelerator module
-# added, and udpguest (tests/vm/udpguest.cpp). tests/vm/guest-qemu.sh, as
+# added, and udpguest (tests/tools/udpguest.cpp). tests/vm/guest-qemu.sh, as
 # /init, starts three `-machine none` QEMUs as tgalice, tgcarol (VLAN 10,
 # group tglab) and tgbob (VLAN 20), each with `-netdev bridge,br=br0,
 # helper=/bin/tapgate` hubbed to a UDP socket netdev, and udpguest plays
@@ -19,7 +19,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 vm_prereqs
-udpguest=${UDPGUEST:-$build/tests/vm/udpguest}
+udpguest=${UDPGUEST:-$build/tests/tools/udpguest}
 [ -x "$udpguest" ] || missing "not built: '$udpguest' (set TAPGATE_BUILD_ROOT or UDPGUEST)"
 qemu_bin=$(command -v "$qemu")
 # QEMU loads its TCG accelerator as a module (Debian builds it so) from

@@ -5,7 +5,7 @@
 #
 # The host builds an initramfs at test time: static busybox, the bridge and
 # tun modules of the /boot kernel, the helper under test installed root-owned
-# 4755 as /bin/tapgate, tg-spawn and tapio (tests/vm/tapio.cpp) with the
+# 4755 as /bin/tapgate, tg-spawn and tapio (tests/tools) with the
 # shared libraries ldd names, iproute2's ip and bridge (busybox ip cannot
 # show bridge VLANs), setpriv, and a passwd/group with the test users.
 # tests/vm/guest-init.sh runs the checks as /init and reports "TG: ok" /
@@ -19,8 +19,8 @@
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 vm_prereqs
-spawn=${TG_SPAWN:-$build/tests/integration/tg-spawn}
-tapio=${TAPIO:-$build/tests/vm/tapio}
+spawn=${TG_SPAWN:-$build/tests/tools/tg-spawn}
+tapio=${TAPIO:-$build/tests/tools/tapio}
 for f in "$spawn" "$tapio"; do
     [ -x "$f" ] || missing "not built: '$f' (set TAPGATE_BUILD_ROOT, or TG_SPAWN, TAPIO)"
 done

@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034,SC2154  # sets the sourcing script's variables, uses its $stage
 # A throwaway QEMU guest built from the host's Debian kernel (/boot) and a
-# static busybox: shared by tests/qemu/full.sh and tests/vm/lib.sh, which
+# static busybox: shared by tests/qemu/full.sh and tests/guest-kernel/lib.sh, which
 # differ in what the guest runs and how it is booted. The functions use
 # tests/lib/ns.sh's TG_ROOT, tg_fail and tg_done. In order:
 #   guest_have_busybox          true if /bin/busybox is static (sets busybox)

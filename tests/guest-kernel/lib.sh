@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034,SC2154  # sets and uses the sourcing script's variables
 # Shared by the tests that run inside a QEMU (TCG) guest with Debian's
-# kernel (vlan.sh, vlan-qemu.sh). Source it with $here set to tests/vm;
+# kernel (vlan.sh, vlan-qemu.sh). Source it with $here set to tests/guest-kernel;
 # then, in order:
 #   vm_prereqs                  skip (77) unless root, QEMU, static busybox,
 #                               a /boot kernel with bridge VLAN filtering,
@@ -9,7 +9,7 @@
 #   tg_isolate "$@"             (tests/lib/ns.sh: a private scratch tmpfs)
 #   vm_kernel                   the guest kernel, unpacked and cached (vmlinux)
 #   vm_stage INIT               a staging tree with busybox, INIT as /init,
-#                               guest-lib.sh, the test users (stage)
+#                               init-lib.sh, the test users (stage)
 #   copy_exe SRC DEST [MODE]    programs (with their shared libraries)
 #   vm_modules MODULE...        kernel modules with their dependencies
 #   vm_pack                     the initramfs (initrd)
@@ -53,7 +53,7 @@ ms() { guest_ms; }
 
 # --- guest kernel (tests/lib/guest.sh), cached in the build tree -----------
 vm_kernel() {
-    guest_kernel "${build:+$build/tests/vm/guest}"
+    guest_kernel "${build:+$build/tests/guest-kernel/guest}"
     echo "kernel ready ($(ms))"
 }
 
@@ -66,7 +66,7 @@ vm_stage() {
     chmod 0755 "$stage" "$stage/etc" "$stage/etc/qemu"
     cp "$busybox" "$stage/bin/busybox"
     install -m 0755 "$1" "$stage/init"
-    install -m 0644 "$here/guest-lib.sh" "$stage/guest-lib.sh"
+    install -m 0644 "$here/init-lib.sh" "$stage/init-lib.sh"
     mknod -m 0600 "$stage/dev/console" c 5 1
 
     # Users and groups as in tests/lib/ns.sh, plus tgcarol: a second member

@@ -8,7 +8,7 @@
 # 4755 as /bin/tapgate, tg-spawn and tapio (tests/tools) with the
 # shared libraries ldd names, iproute2's ip and bridge (busybox ip cannot
 # show bridge VLANs), setpriv, and a passwd/group with the test users.
-# tests/vm/guest-init.sh runs the checks as /init and reports "TG: ok" /
+# tests/guest-kernel/vlan-init.sh runs the checks as /init and reports "TG: ok" /
 # "TG: FAIL" lines on the serial console, which this script reads once the
 # guest has powered off.
 #
@@ -34,7 +34,7 @@ echo "guest kernel: $kver; helper under test: $helper"
 vm_kernel
 
 # --- initramfs --------------------------------------------------------------
-vm_stage "$here/guest-init.sh"
+vm_stage "$here/vlan-init.sh"
 if ! { copy_exe "$helper" /bin/tapgate 4755 &&
         copy_exe "$spawn" /bin/tg-spawn &&
         copy_exe "$tapio" /bin/tapio &&

@@ -4,9 +4,9 @@
 # users' "guests" in one VLAN reach each other (ARP and ping), a third
 # user's in another VLAN neither reaches them nor hears their broadcasts.
 #
-# The initramfs is built as for vlan.sh (tests/vm/lib.sh), with
+# The initramfs is built as for vlan.sh (tests/guest-kernel/lib.sh), with
 # qemu-system-x86_64, its shared libraries and its TCG accelerator module
-# added, and udpguest (tests/tools/udpguest.cpp). tests/vm/guest-qemu.sh, as
+# added, and udpguest (tests/tools/udpguest.cpp). tests/guest-kernel/vlan-qemu-init.sh, as
 # /init, starts three `-machine none` QEMUs as tgalice, tgcarol (VLAN 10,
 # group tglab) and tgbob (VLAN 20), each with `-netdev bridge,br=br0,
 # helper=/bin/tapgate` hubbed to a UDP socket netdev, and udpguest plays
@@ -33,7 +33,7 @@ vm_start_clock
 echo "guest kernel: $kver; helper under test: $helper; QEMU: $qemu_bin"
 vm_kernel
 
-vm_stage "$here/guest-qemu.sh"
+vm_stage "$here/vlan-qemu-init.sh"
 if ! { copy_exe "$helper" /bin/tapgate 4755 &&
         copy_exe "$udpguest" /bin/udpguest &&
         copy_exe "$qemu_bin" /usr/bin/qemu-system-x86_64 &&

@@ -1,12 +1,12 @@
 #!/bin/bash
 # tapgate --check, --help, --version: output, exit status, and that --check
 # reads files as the caller, never with the setuid binary's privilege.
-. "$TAPGATE_SOURCE_ROOT/tests/lib/ns.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tg.sh"
 tg_require_root
 tg_isolate "$@"
 
-bin=$TAPGATE_BUILD_ROOT/helper/tapgate
-tg=$(tg_setuid_copy "$bin" tapgate)
+tg_helper
+tg=$TG_H
 d=/etc/qemu
 
 # expect STATUS CMD...: runs CMD, keeps its stdout/stderr in $out/$err.

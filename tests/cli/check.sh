@@ -16,10 +16,10 @@ expect() {
     out=$("$@" 2>"$TG_ROOT/err")
     local rc=$?
     err=$(cat "$TG_ROOT/err")
-    [ "$rc" -eq "$want" ] || { echo "exit $rc, wanted $want: $*"; echo "stdout: $out"; echo "stderr: $err"; return 1; }
+    [ "$rc" -eq "$want" ] || { tg_note "exit $rc, wanted $want: $*" "stdout: $out" "stderr: $err"; return 1; }
 }
-has() { grep -qF -- "$2" <<<"$1" || { echo "missing '$2' in: $1"; return 1; }; }
-lines() { [ "$(printf '%s' "$1" | grep -c '')" -eq "$2" ] || { echo "wanted $2 lines: $1"; return 1; }; }
+has() { grep -qF -- "$2" <<<"$1" || { tg_note "missing '$2' in: $1"; return 1; }; }
+lines() { [ "$(printf '%s' "$1" | grep -c '')" -eq "$2" ] || { tg_note "wanted $2 lines: $1"; return 1; }; }
 
 tg_check "--version prints the version" \
     eval 'expect 0 $tg --version && has "$out" "tapgate 0."'

@@ -133,14 +133,14 @@ gate_run g2 ip link del brx
 # Any clear refusal will do. (The kernel answers EINVAL, not ENODEV, for a
 # master ifindex that no longer exists, so the message may say only that.)
 refused_after_fault
-echo "    message: ${TG_ERR##*$'\n'}"
+tg_note "    message: ${TG_ERR##*$'\n'}"
 tg_verdict "bridge deleted between check and attach"
 
 tg_bridge brx 1500
 # (veth, not dummy: this kernel has no dummy driver.)
 gate_run g3 eval 'ip link del brx && ip link add brx type veth peer name brxp && ip link set brx up'
 refused_after_fault
-echo "    message: ${TG_ERR##*$'\n'}"
+tg_note "    message: ${TG_ERR##*$'\n'}"
 [ -e /sys/class/net/brx ] && [ ! -e /sys/class/net/brx/bridge ] || tg_problem "brx is not the veth"
 ip link del brx
 tg_verdict "bridge replaced by a veth of the same name between check and attach"
@@ -150,7 +150,7 @@ gate_run g4 eval 'ip link del brx && ip link add brx type bridge && ip link set 
 # Acting on the ifindex it checked, the helper must not attach to a
 # different bridge that took the name.
 refused_after_fault
-echo "    message: ${TG_ERR##*$'\n'}"
+tg_note "    message: ${TG_ERR##*$'\n'}"
 [ -z "$(ls /sys/class/net/brx/brif)" ] || tg_problem "a port on the new brx"
 ip link del brx
 tg_verdict "bridge replaced by another bridge of the same name between check and attach"
@@ -198,9 +198,9 @@ else
     [ "$(tg_lines "$TG_ERR")" = 1 ] || tg_problem "want one stderr line"
     [[ $TG_ERR == "tapgate: "*1023* ]] || tg_problem "message does not name the limit"
     [ "$(ls /sys/class/net/brfull/brif | wc -l)" = 1023 ] || tg_problem "brfull port count changed"
-    echo "    message: $TG_ERR"
+    tg_note "    message: $TG_ERR"
     tg_verdict "bridge at its 1023-port limit"
 fi
 
-echo "walk: ${SECONDS}s"
+tg_note "walk: ${SECONDS}s"
 tg_done

@@ -13,7 +13,7 @@
 # their guests on the UDP side. Results are "TG: ok/FAIL" lines on the
 # serial console.
 #
-# Skips (77) as vlan.sh does; with CI set, those are failures instead.
+# Skips as vlan.sh does; with CI set, those are failures instead.
 # Environment: TAPGATE_BUILD_ROOT (helper/tapgate), UDPGUEST, HELPER,
 # QEMU (used both to boot the guest and inside it), PYTHON.
 here=$(cd "$(dirname "$0")" && pwd)

@@ -12,7 +12,7 @@
 # "TG: FAIL" lines on the serial console, which this script reads once the
 # guest has powered off.
 #
-# Skips (77) without root, a kernel with modules in /boot, static busybox,
+# Skips without root, a kernel with modules in /boot, static busybox,
 # QEMU, or the tools to copy in; with CI set, those are failures instead.
 # Environment: TAPGATE_BUILD_ROOT (helper/tapgate), TG_SPAWN, TAPIO,
 # HELPER (another helper binary to test), QEMU, PYTHON.

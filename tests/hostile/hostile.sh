@@ -76,7 +76,7 @@ PARTS=" ${*:-static races} "
 part() { [[ $PARTS == *" $1 "* ]]; }
 
 if part static; then
-echo "--- environment (at ${SECONDS}s)"
+tg_note "--- environment (at ${SECONDS}s)"
 # --- environment ------------------------------------------------------------
 # Three requests (granted, denied by the ACL, allowed but no such bridge),
 # each compared byte for byte with the same request in a clean environment.
@@ -128,7 +128,7 @@ env_case "glibc tunables and malloc" --setenv GLIBC_TUNABLES=glibc.malloc.check=
     --setenv MALLOC_CHECK_=3 --setenv MALLOC_PERTURB_=165 --setenv GCONV_PATH="$HOME_U"
 env_case "huge environment (100000 variables)" --env-fill 100000
 
-echo "--- fds (at ${SECONDS}s)"
+tg_note "--- fds (at ${SECONDS}s)"
 # --- fds --------------------------------------------------------------------
 spawn --close-std
 granted "fds 0 and 1 closed at exec"
@@ -194,7 +194,7 @@ for n in 4 5 6 8 16; do
     either "RLIMIT_NOFILE $n"
 done
 
-echo "--- argv (at ${SECONDS}s)"
+tg_note "--- argv (at ${SECONDS}s)"
 # --- argv -------------------------------------------------------------------
 # argc 0: Linux >= 5.18 turns an empty argv into { "", NULL } (argc 1), so
 # the helper sees no options at all and must refuse with its usage error.
@@ -242,7 +242,7 @@ refused "--br = allowed 15-char name + 'X' (CVE-2019-13164)"
 spawn --br "${L15}XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
 refused "--br = allowed 15-char name + 32 more"
 
-echo "--- config file (at ${SECONDS}s)"
+tg_note "--- config file (at ${SECONDS}s)"
 # --- config file ------------------------------------------------------------
 U_ACL=$HOME_U/acl
 printf 'allow all\n' > "$U_ACL"
@@ -288,7 +288,7 @@ done
 tg_acl "include /proc/self/environ"
 tg_raw --setenv $'X=\nallow br0\n' -- --use-vnet --fd={fd} --br=br0
 refused "config: include /proc/self/environ with a rule in the environment"
-echo "    message: $TG_ERR"
+tg_note "    message: $TG_ERR"
 tg_acl "include /proc/self/cmdline"
 tg_raw -- --use-vnet --fd={fd} --br=br0 $'\nallow br0\n'
 refused "config: include /proc/self/cmdline with a rule in argv"
@@ -315,7 +315,7 @@ acl_default
 fi  # static
 
 if part races; then
-echo "--- config file swapped (at ${SECONDS}s)"
+tg_note "--- config file swapped (at ${SECONDS}s)"
 # Replaced while the helper runs: two root-owned files renamed over the
 # path in a loop. Each result is one of the two files' decisions.
 # One process, no fork per swap (a cp/mv loop would starve the runs on a
@@ -350,14 +350,14 @@ for ((i = 0; i < 50; i++)); do
 done
 kill "$SWAP"
 wait "$SWAP" 2> /dev/null
-echo "    config swapped 50 times: $ng granted, $nr refused, $bad other"
+tg_note "    config swapped 50 times: $ng granted, $nr refused, $bad other"
 TG_RC=0 TG_REPORT="exit=0 signal=0 timeout=0" TG_ERR=
 [ "$bad" = 0 ] || tg_problem "$bad results were neither file's decision"
 rm -f /etc/qemu/allow.conf /etc/qemu/deny.conf /etc/qemu/.new
 acl_default
 tg_verdict "config replaced while the helper runs"
 
-echo "--- signals (at ${SECONDS}s)"
+tg_note "--- signals (at ${SECONDS}s)"
 # --- signals ----------------------------------------------------------------
 # SIGKILL, or SIGSTOP then SIGCONT, from the caller 0-5 ms after fork: any
 # outcome is fine as long as nothing is left once everything is gone.
@@ -379,5 +379,5 @@ tg_verdict "SIGKILL / SIGSTOP+SIGCONT at random moments, 50 runs"
 
 fi  # races
 
-echo "hostile ($PARTS): ${SECONDS}s"
+tg_note "hostile ($PARTS): ${SECONDS}s"
 tg_done

@@ -25,7 +25,7 @@ MODEL=$here/differential_random.py
 MAN=${TAPGATE_SOURCE_ROOT:-$here/../..}/man/bridge.conf.5
 tg_differential_helpers
 T0=$EPOCHREALTIME
-echo "seed $SEED (TG_RDIFF_SEED), $CASES cases (TG_RDIFF_CASES)"
+tg_note "seed $SEED (TG_RDIFF_SEED), $CASES cases (TG_RDIFF_CASES)"
 
 # The bridges the generator knows (differential_random.py BRIDGES); a
 # fourth, brgone, is asked for but does not exist.
@@ -73,5 +73,5 @@ done < <("$PY" "$MODEL" check --cases "$GEN" --results "$RESULTS" --man "$MAN")
 [ -n "$SUMMARY" ] || tg_fail "the check did not finish"
 
 awk -v a="$T0" -v b="$EPOCHREALTIME" -v s="$SUMMARY" \
-    'BEGIN { printf "%s; elapsed %.1f s\n", s, b - a }'
+    'BEGIN { printf "%s; elapsed %.1f s\n", s, b - a }' | tg_note
 tg_done

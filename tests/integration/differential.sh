@@ -127,7 +127,7 @@ differs() {
         else
             STRICTER=$((STRICTER + 1))
         fi
-        [ "$ref" = "$tg" ] && echo "    note: the reference now behaves the same"
+        [ "$ref" = "$tg" ] && tg_note "    note: the reference now behaves the same"
     else
         tg_fail "$kind: $desc: tapgate must $want"
         echo "    reference: $ref" >&2
@@ -297,5 +297,5 @@ differs "tapgate stricter" "two different --br (the reference takes the last)" d
     --br br0 -- --br=br1
 
 awk -v a="$T0" -v b="$EPOCHREALTIME" -v s="$SAME" -v w="$REF_WRONG" -v t="$STRICTER" \
-    'BEGIN { printf "same: %d, reference wrong: %d, tapgate stricter: %d; elapsed %.1f s\n", s, w, t, b - a }'
+    'BEGIN { printf "same: %d, reference wrong: %d, tapgate stricter: %d; elapsed %.1f s\n", s, w, t, b - a }' | tg_note
 tg_done

@@ -309,5 +309,5 @@ else
 fi
 refused "per-user include: tguser is denied br1" 'br1' $U --br br1 -- "$TG_H"
 
-awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "elapsed: %.1f s\n", b - a }'
+awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "elapsed: %.1f s\n", b - a }' | tg_note
 tg_done

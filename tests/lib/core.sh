@@ -1,25 +1,42 @@
 # shellcheck shell=bash
 # The generic part of the test library (sourced by tests/lib/tg.sh): cases,
-# their verdicts, skips, and the end of a test. Nothing here knows tapgate.
+# their verdicts, skips, and the end of a test, as TAP on stdout (meson's
+# protocol : 'tap'). Nothing here knows tapgate.
 #
-# A case is one line of output: tg_pass / tg_fail / tg_check, or any number
-# of tg_problem calls closed by tg_verdict. tg_done, called last, gives the
-# test's exit status.
+# A case is one "ok N - ..." or "not ok N - ..." line: tg_pass / tg_fail /
+# tg_check, or any number of tg_problem calls closed by tg_verdict. Anything
+# else on stdout must be a TAP comment: tg_note. tg_done, called last,
+# prints the plan and gives the exit status. Cases must be reported by the
+# test's own shell, never a subshell, or their numbers repeat.
 
 TG_CASES=0
 TG_FAILS=0
 
-# tg_note TEXT...: a line for the log, not a case.
-tg_note() { echo "$*"; }
+# tg_note [TEXT...]: lines for the log ("# ..."), not cases: each TEXT, or
+# with none, stdin.
+tg_note() {
+    local a l
+    if [ $# -eq 0 ]; then
+        while IFS= read -r l; do echo "# $l"; done
+        return 0
+    fi
+    for a; do
+        while IFS= read -r l; do echo "# $l"; done <<< "$a"
+    done
+}
 
+# A description is one line: a newline in it (a bridge name under test,
+# say) is shown as \n.
 tg_pass() {
     TG_CASES=$((TG_CASES + 1))
-    echo "ok: $*"
+    local d=$*
+    echo "ok $TG_CASES - ${d//$'\n'/\\n}"
 }
 tg_fail() {
     TG_CASES=$((TG_CASES + 1))
     TG_FAILS=$((TG_FAILS + 1))
-    echo "FAIL: $*" >&2
+    local d=$*
+    echo "not ok $TG_CASES - ${d//$'\n'/\\n}"
 }
 # tg_check DESC CMD...: pass if CMD succeeds.
 tg_check() {
@@ -28,16 +45,24 @@ tg_check() {
     if "$@"; then tg_pass "$desc"; else tg_fail "$desc"; fi
 }
 
-# tg_skip REASON: the whole test is skipped (meson: exit 77).
+# tg_skip REASON: the whole test is skipped. meson reads a non-zero exit
+# of a TAP test as an error, 77 included: the skip is the plan "1..0".
 tg_skip() {
-    echo "SKIP: $*"
-    exit 77
+    if [ "$TG_CASES" -eq 0 ]; then
+        echo "1..0 # SKIP $*"
+        exit 0
+    fi
+    echo "ok $((TG_CASES + 1)) # SKIP $*"
+    TG_CASES=$((TG_CASES + 1))
+    tg_done
 }
 
-# Call last: exit status for meson.
+# Call last: the plan, and exit status 1 if a case failed (meson then
+# reports the test as an error, with the failed cases named in its log).
 tg_done() {
+    echo "1..$TG_CASES"
     if [ "$TG_FAILS" -ne 0 ]; then
-        echo "$TG_FAILS check(s) failed" >&2
+        tg_note "$TG_FAILS of $TG_CASES cases failed"
         exit 1
     fi
     exit 0
@@ -70,9 +95,8 @@ tg_verdict() {
         tg_pass "$1"
     else
         tg_fail "$1"
-        printf '    %s\n' "${TG_PROBLEMS[@]}" >&2
-        echo "    ${TG_RC:+rc=$TG_RC }report: ${TG_REPORT:-}" >&2
-        [ -n "${TG_ERR:-}" ] && printf '%s\n' "$TG_ERR" | head -c 600 | head -n 5 | sed 's/^/    stderr: /' >&2
+        tg_note "${TG_PROBLEMS[@]/#/    }" "    ${TG_RC:+rc=$TG_RC }report: ${TG_REPORT:-}"
+        [ -n "${TG_ERR:-}" ] && printf '%s\n' "$TG_ERR" | head -c 600 | head -n 5 | sed 's/^/    stderr: /' | tg_note
         [ -n "$TG_ON_FAILURE" ] && $TG_ON_FAILURE
     fi
     TG_PROBLEMS=()

@@ -379,12 +379,19 @@ tg_guest_boot() {
     [ -s "$TG_ROOT/scratch/qemu.err" ] && sed 's/^/    qemu stderr: /' "$TG_ROOT/scratch/qemu.err" >&2
 }
 
-# tg_guest_results: the guest's "TG: ok/FAIL" lines, and one case of the
-# host's own: the guest reported "TG: done", no failure, and passing checks.
+# tg_guest_results: each of the guest's "TG: ok/FAIL" lines is a case here
+# too (its other "TG:" lines are notes), and one case is the host's own:
+# the guest reported "TG: done", no failure, and passing checks.
 tg_guest_results() {
-    local oks fails log=$TG_CONSOLE.txt
+    local oks fails log=$TG_CONSOLE.txt line
     tr -d '\r' < "$TG_CONSOLE" > "$log"
-    grep '^TG: ' "$log" | sed 's/^TG: /    /'
+    while IFS= read -r line; do
+        case $line in
+        "TG: ok "*) tg_pass "guest: ${line#TG: ok }" ;;
+        "TG: FAIL "*) tg_fail "guest: ${line#TG: FAIL }" ;;
+        "TG: "*) tg_note "    ${line#TG: }" ;;
+        esac
+    done < "$log"
     oks=$(grep -c '^TG: ok ' "$log")
     fails=$(grep -c '^TG: FAIL ' "$log")
     if ! grep -q '^TG: done ' "$log"; then

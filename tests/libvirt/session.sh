@@ -39,7 +39,7 @@ fi
 tg_isolate "$@"
 
 t_start=$(date +%s.%N)
-say() { printf '[%6.2fs] %s\n' "$(awk -v s="$t_start" -v n="$(date +%s.%N)" 'BEGIN{print n-s}')" "$*"; }
+say() { printf '# [%6.2fs] %s\n' "$(awk -v s="$t_start" -v n="$(date +%s.%N)" 'BEGIN{print n-s}')" "$*"; }
 
 user=$TG_USER
 uhome=$TG_ROOT/home/$user
@@ -339,7 +339,7 @@ check_refused() {  # DESC EXPECTED-STDERR-SUBSTRING; libvirt's error in $refused
         rc=$?
         [ "$rc" -eq 0 ] && break
         grep -q 'stderr=.' <<< "$out" && break
-        echo "   (try $try: libvirt lost the helper's stderr, again)"
+        tg_note "   (try $try: libvirt lost the helper's stderr, again)"
     done
     refused_out=$out
     if [ "$rc" -eq 0 ]; then
@@ -360,7 +360,7 @@ check_refused() {  # DESC EXPECTED-STDERR-SUBSTRING; libvirt's error in $refused
     else
         tg_fail "$1: the helper's message is not exactly one line"
     fi
-    echo "   libvirt said: $(tr '\n' ' ' <<< "$out")"
+    tg_note "   libvirt said: $(tr '\n' ' ' <<< "$out")"
     tg_check "$1: no tap left" tg_no_taps
     tg_check "$1: br0 has no port" test -z "$(ls /sys/class/net/br0/brif)"
     tg_check "$1: no domain left" test -z "$(virsh_u list --all --name 2>/dev/null | tr -d '[:space:]')"

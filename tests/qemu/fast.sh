@@ -4,7 +4,7 @@
 # playing the guest. QEMU runs as the unprivileged test user with a root-owned 4755 copy
 # of the helper (tapgate, or HELPER=... e.g. the reference). Covers
 # -netdev bridge, -netdev tap,helper= (br0 implied), QEMU's `sh -c` form with
-# the user's own options, and a refusal. Needs root (exit 77 otherwise).
+# the user's own options, and a refusal. Needs root (skipped otherwise).
 . "$(dirname "$0")/../lib/tg.sh"
 tg_require_root
 tg_isolate "$@"

@@ -4,7 +4,7 @@
 # with its own MAC, get their NICs through `-netdev bridge,br=br0` and a
 # root-owned 4755 copy of the helper, QEMU running as the unprivileged test
 # user. Each guest pings the bridge's address and the other guest and
-# reports on its serial console; the host pings both guests. Skips (77)
+# reports on its serial console; the host pings both guests. Skips
 # without root, without a kernel in /boot or without busybox-static.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tg.sh"
@@ -95,7 +95,7 @@ host_ping() { "$TG_BUSYBOX" ping -c 1 -W 2 "$1" >/dev/null; }
 check_guest() {  # NAME IP MAC PEER-IP
     local name=$1 log=$TG_QRUN/$1.log fails=$TG_FAILS
     tg_alive "$(tg_qemu_pid "$name")" || tg_fail "$name: QEMU exited early"
-    tr -d '\r' < "$log" | grep '^TG: ' | sed "s/^/    $name: /"
+    tr -d '\r' < "$log" | grep '^TG: ' | sed "s/^/    $name: /" | tg_note
     tg_check "$name: up as $2 with MAC $3" grep -q "^TG: up $2 $3" "$log"
     tg_check "$name: pings the bridge (10.0.0.1)" grep -q '^TG: ping 10.0.0.1 ok' "$log"
     tg_check "$name: pings the other guest ($4)" grep -q "^TG: ping $4 ok" "$log"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The fault walk (issue 6): a -Dfault_injection=true build, setuid as usual,
+# The fault walk: a -Dfault_injection=true build, setuid as usual,
 # run by an unprivileged user with TAPGATE_FAULT=STEP:ACTION, killed, exited
 # or stopped (then killed by the caller) at every step. Each time the caller
 # must see a failure, never a half-configured tap, and once the caller has

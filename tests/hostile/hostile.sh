@@ -1,5 +1,5 @@
 #!/bin/bash
-# Hostile callers (issue 6): an unprivileged user runs the root-owned 4755
+# Hostile callers: an unprivileged user runs the root-owned 4755
 # copy of the helper with a poisoned environment, odd fds, odd argv, a bad
 # config file and signals at random moments. Every case must end in a clear
 # refusal (exit 1, one "tapgate: ..." line on stderr, no fd) or a correct

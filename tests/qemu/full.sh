@@ -32,7 +32,7 @@ tg_note "kernel ready ($(tg_ms))"
 TG_STAGE=$TG_ROOT/scratch/initramfs
 mkdir -p "$TG_STAGE/bin" "$TG_STAGE/dev" "$TG_STAGE/modules"
 cp "$TG_BUSYBOX" "$TG_STAGE/bin/busybox"
-install -m 0755 "$here/guest-init.sh" "$TG_STAGE/init"
+install -m 0755 "$here/full-init.sh" "$TG_STAGE/init"
 mknod -m 0600 "$TG_STAGE/dev/console" c 5 1
 
 tg_guest_modules virtio_pci virtio_net

@@ -13,7 +13,7 @@ if [ -z "${TG_ISOLATED:-}" ]; then
     ninja -C "$build" >/dev/null
     export TAPGATE_BUILD_ROOT=$build
 fi
-. "$root/tests/lib/ns.sh"
+. "$root/tests/lib/tg.sh"
 tg_isolate "$@"
 set +u
 
@@ -42,7 +42,7 @@ say "QEMU runs as $TG_USER (uid $TG_UID) with -netdev bridge,br=br0,helper=$help
 qemu_as_user
 pid=$(cat "$pidfile")
 run ps -o user,pid,args -p "$pid" | cut -c1-150
-tap=$(tg_taps | head -1)
+tg_taps; tap=${TG_TAPS%% *}
 say "tapgate made $tap: on br0, up, the bridge's MTU, a MAC starting with fe:"
 run ip -d link show "$tap" | head -3
 run bridge link show dev "$tap"
@@ -53,14 +53,14 @@ echo "packets the kernel handed to QEMU's fd: $(cat /sys/class/net/$tap/statisti
 
 say "QEMU exits: the tap goes with it"
 kill "$pid"
-for _ in $(seq 50); do [ -z "$(tg_taps)" ] && break; sleep 0.1; done
+for _ in $(seq 50); do tg_no_taps && break; sleep 0.1; done
 run ip -br link show type tun
-[ -z "$(tg_taps)" ] && echo "(no tap left)"
+tg_no_taps && echo "(no tap left)"
 
 say "The ACL refuses br0: QEMU fails with tapgate's reason, and nothing is left"
 tg_acl "allow br1" "deny br0"
 qemu_as_user || true
-[ -z "$(tg_taps)" ] && echo "(no tap left)"
+tg_no_taps && echo "(no tap left)"
 
 say "A broken ACL fails closed, and --check names every problem"
 tg_acl "allow br0" "alow br1" "include /etc/qemu/missing.conf" "deny br0 extra"

@@ -21,6 +21,10 @@
 // and adds the same amount to every helper, drowning their difference; this
 // child closes the same fds with two close_range(2) calls.
 //
+// Why not tg-spawn (tests/tools): the spawn here is a timed loop inside one
+// process, thousands of times with the tap checked and closed in between;
+// a tg-spawn per request would time tg-spawn's own exec and the shell.
+//
 // Timed region of a spawn: from socketpair to waitpid's return. Checking the
 // tap and closing it are outside it; the close is timed on its own, because
 // removing a netdev waits for an RCU grace period, which is the kernel's

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Benchmark: tapgate against Debian's qemu-bridge-helper, spawned as QEMU 7.2
 # spawns it, by an unprivileged user, each a root-owned 4755 copy, inside a
-# throwaway network + mount namespace (tests/lib/ns.sh) with its own bridges
+# throwaway network + mount namespace (tests/lib/tg.sh) with its own bridges
 # and /etc/qemu/bridge.conf. Needs root; touches no host interface.
 #
 #   bash tests/bench/run.sh [BUILDDIR] [BENCH OPTIONS...]

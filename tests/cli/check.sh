@@ -1,12 +1,12 @@
 #!/bin/bash
 # tapgate --check, --help, --version: output, exit status, and that --check
 # reads files as the caller, never with the setuid binary's privilege.
-. "$TAPGATE_SOURCE_ROOT/tests/lib/ns.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tg.sh"
 tg_require_root
 tg_isolate "$@"
 
-bin=$TAPGATE_BUILD_ROOT/helper/tapgate
-tg=$(tg_setuid_copy "$bin" tapgate)
+tg_helper
+tg=$TG_H
 d=/etc/qemu
 
 # expect STATUS CMD...: runs CMD, keeps its stdout/stderr in $out/$err.
@@ -16,10 +16,10 @@ expect() {
     out=$("$@" 2>"$TG_ROOT/err")
     local rc=$?
     err=$(cat "$TG_ROOT/err")
-    [ "$rc" -eq "$want" ] || { echo "exit $rc, wanted $want: $*"; echo "stdout: $out"; echo "stderr: $err"; return 1; }
+    [ "$rc" -eq "$want" ] || { tg_note "exit $rc, wanted $want: $*" "stdout: $out" "stderr: $err"; return 1; }
 }
-has() { grep -qF -- "$2" <<<"$1" || { echo "missing '$2' in: $1"; return 1; }; }
-lines() { [ "$(printf '%s' "$1" | grep -c '')" -eq "$2" ] || { echo "wanted $2 lines: $1"; return 1; }; }
+has() { grep -qF -- "$2" <<<"$1" || { tg_note "missing '$2' in: $1"; return 1; }; }
+lines() { [ "$(printf '%s' "$1" | grep -c '')" -eq "$2" ] || { tg_note "wanted $2 lines: $1"; return 1; }; }
 
 tg_check "--version prints the version" \
     eval 'expect 0 $tg --version && has "$out" "tapgate 0."'

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Hostile callers (issue 6): an unprivileged user runs the root-owned 4755
+# Hostile callers: an unprivileged user runs the root-owned 4755
 # copy of the helper with a poisoned environment, odd fds, odd argv, a bad
 # config file and signals at random moments. Every case must end in a clear
 # refusal (exit 1, one "tapgate: ..." line on stderr, no fd) or a correct
@@ -7,18 +7,19 @@
 # the namespace is as before: no tap, bridge ports and MTU unchanged, no
 # helper process left.
 #
-# Env (meson sets them): TAPGATE_BUILD_ROOT, TG_SPAWN, TG_HEXEC, TG_PRELOAD;
+# Env (meson sets them): TAPGATE_BUILD_ROOT, TG_SPAWN, TG_PRELOAD;
 # HELPER overrides the binary under test.
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-. "$here/../lib/ns.sh"
-tg_require_root
-tg_isolate "$@"
-
-SPAWN=${TG_SPAWN:-${TAPGATE_BUILD_ROOT:-}/tests/integration/tg-spawn}
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tg.sh"
+tg_start "$@"
+tg_helper
 PRELOAD=${TG_PRELOAD:-${TAPGATE_BUILD_ROOT:-}/tests/hostile/libtg-preload.so}
-. "$here/lib.sh"
-hostile_need "$SPAWN" "$PRELOAD"
+tg_need "$PRELOAD"
+SCR=$TG_ROOT/scratch
 HOME_U=$TG_ROOT/home/$TG_USER
+SECONDS=0
+
+# br0 gets a veth port, so "port count unchanged" compares against one.
+tg_bridge_with_port br0 1500
 
 tg_bridge brdeny 1500
 L15=abcdefghijklmno                      # 15 bytes: the kernel's longest name
@@ -32,40 +33,40 @@ acl_default() {
 acl_default
 
 # --- state and checks -------------------------------------------------------
-STATE_BRIDGES=(br0 brdeny "$L15")
-state_baseline
-spawn() { run "$SPAWN" "$@" -- "$H"; }
-# A failed case may have left a bad config behind (see verdict in lib.sh).
-on_failure() { acl_default; }
+TG_BRIDGES+=(brdeny "$L15")
+tg_state_baseline
+spawn() { tg_spawn "$TG_USER" "$@" -- "$TG_H"; }
+# A failed case may have left a bad config behind.
+TG_ON_FAILURE=acl_default
 common() {
-    [ "$RC" = 0 ] || problem "caller exit $RC (124: timeout, a hang)"
-    [ "$(field timeout)" = 0 ] || problem "helper hung"
-    [ "$(field signal)" = 0 ] || problem "helper died of signal $(field signal)"
+    [ "$TG_RC" = 0 ] || tg_problem "caller exit $TG_RC (124: timeout, a hang)"
+    [ "${TG_R[timeout]:-}" = 0 ] || tg_problem "helper hung"
+    [ "${TG_R[signal]:-}" = 0 ] || tg_problem "helper died of signal ${TG_R[signal]:-}"
 }
 # refused DESC [ERE]: a clear refusal, its message matching ERE.
 refused() {
     common
-    [ "$(field exit)" = 1 ] || problem "exit $(field exit), want 1"
-    [ "$(field fd)" = 0 ] || problem "an fd came back"
+    [ "${TG_R[exit]:-}" = 1 ] || tg_problem "exit ${TG_R[exit]:-}, want 1"
+    [ "${TG_R[fd]:-}" = 0 ] || tg_problem "an fd came back"
     local n
-    n=$(lines "$ERR")
-    [ "$n" = 1 ] || problem "want one stderr line, got $n"
-    [[ $ERR == "tapgate: "* ]] || problem "stderr does not start with 'tapgate: '"
-    [ -n "${2:-}" ] && ! [[ $ERR =~ $2 ]] && problem "message does not match /$2/"
-    verdict "$1"
+    n=$(tg_lines "$TG_ERR")
+    [ "$n" = 1 ] || tg_problem "want one stderr line, got $n"
+    [[ $TG_ERR == "tapgate: "* ]] || tg_problem "stderr does not start with 'tapgate: '"
+    [ -n "${2:-}" ] && ! [[ $TG_ERR =~ $2 ]] && tg_problem "message does not match /$2/"
+    tg_verdict "$1"
 }
 # granted DESC: a tap came back and the helper exited 0, silently.
 granted() {
     common
-    [ "$(field exit)" = 0 ] || problem "exit $(field exit), want 0"
-    [ "$(field fd)" = 1 ] || problem "no fd came back"
-    [[ $(field ifname) == tap* ]] || problem "not a tap: $(field ifname)"
-    [ -z "$ERR" ] || problem "unexpected stderr"
-    verdict "$1"
+    [ "${TG_R[exit]:-}" = 0 ] || tg_problem "exit ${TG_R[exit]:-}, want 0"
+    [ "${TG_R[fd]:-}" = 1 ] || tg_problem "no fd came back"
+    [[ ${TG_R[ifname]:-} == tap* ]] || tg_problem "not a tap: ${TG_R[ifname]:-}"
+    [ -z "$TG_ERR" ] || tg_problem "unexpected stderr"
+    tg_verdict "$1"
 }
 # either DESC: a clear refusal or a tap; which one is the helper's call.
 either() {
-    if [ "$(field fd)" = 1 ]; then granted "$1 (granted)"; else refused "$1 (refused)"; fi
+    if [ "${TG_R[fd]:-}" = 1 ]; then granted "$1 (granted)"; else refused "$1 (refused)"; fi
 }
 
 # Two parts, so that each meson test stays well under a minute on a small
@@ -75,17 +76,17 @@ PARTS=" ${*:-static races} "
 part() { [[ $PARTS == *" $1 "* ]]; }
 
 if part static; then
-echo "--- environment (at ${SECONDS}s)"
+tg_note "--- environment (at ${SECONDS}s)"
 # --- environment ------------------------------------------------------------
 # Three requests (granted, denied by the ACL, allowed but no such bridge),
 # each compared byte for byte with the same request in a clean environment.
-# tg-hexec sets the variables itself: it is static, so LD_LIBRARY_PATH
-# reaches only the helper.
+# tg-spawn sets the variables in the helper's exec only (and is static
+# where the build allows), so LD_LIBRARY_PATH reaches only the helper.
 REQS=(br0 brdeny brgone)
 declare -A BASE=()
 for r in "${REQS[@]}"; do
-    hx -- --use-vnet --fd={fd} --br=$r
-    BASE[$r]="$OUT|$ERR"
+    tg_raw -- --use-vnet --fd={fd} --br=$r
+    BASE[$r]="$TG_REPORT|$TG_ERR"
 done
 [[ ${BASE[br0]} == *" fd=1 ifname=tap"* ]] && [[ ${BASE[brdeny]} == *"|tapgate: "* ]] &&
     [[ ${BASE[brgone]} == *"|tapgate: "* ]] ||
@@ -101,19 +102,19 @@ done
 chown -R "$TG_USER:" "$HOME_U"
 # The poisoned library does print when a normal program loads it: proof that
 # the checks below could see it.
-run "$HEXEC" --setenv LD_PRELOAD="$HOME_U/evil.so" -- /bin/true
-tg_check "LD_PRELOAD library prints in a non-setuid program" [ "$ERR" = TG-PRELOAD-LOADED ]
+tg_spawn "$TG_USER" --no-vnet --no-fd --no-br --setenv LD_PRELOAD="$HOME_U/evil.so" -- /bin/true
+tg_check "LD_PRELOAD library prints in a non-setuid program" [ "$TG_ERR" = TG-PRELOAD-LOADED ]
 
 env_case() {  # DESC [--setenv K=V | --env-fill N]...
     local desc=$1 r
     shift
     for r in "${REQS[@]}"; do
-        hx "$@" -- --use-vnet --fd={fd} --br=$r
-        [ "$OUT|$ERR" = "${BASE[$r]}" ] ||
-            problem "$r: got '$OUT|$ERR', want '${BASE[$r]}'"
-        RC=0; OUT=; ERR=
+        tg_raw "$@" -- --use-vnet --fd={fd} --br=$r
+        [ "$TG_REPORT|$TG_ERR" = "${BASE[$r]}" ] ||
+            tg_problem "$r: got '$TG_REPORT|$TG_ERR', want '${BASE[$r]}'"
+        TG_RC=0; TG_REPORT=; TG_ERR=
     done
-    verdict "env: $desc"
+    tg_verdict "env: $desc"
 }
 env_case "LD_PRELOAD user library" --setenv LD_PRELOAD="$HOME_U/evil.so"
 env_case "LD_LIBRARY_PATH fake libraries" --setenv LD_LIBRARY_PATH="$HOME_U/lib"
@@ -127,7 +128,7 @@ env_case "glibc tunables and malloc" --setenv GLIBC_TUNABLES=glibc.malloc.check=
     --setenv MALLOC_CHECK_=3 --setenv MALLOC_PERTURB_=165 --setenv GCONV_PATH="$HOME_U"
 env_case "huge environment (100000 variables)" --env-fill 100000
 
-echo "--- fds (at ${SECONDS}s)"
+tg_note "--- fds (at ${SECONDS}s)"
 # --- fds --------------------------------------------------------------------
 spawn --close-std
 granted "fds 0 and 1 closed at exec"
@@ -136,10 +137,10 @@ granted "fds 0, 1 and 2 closed at exec"
 spawn --close-std --close-stderr --br brdeny
 refused_silently() {  # no stderr to write to: exit 1 and nothing else
     common
-    [ "$(field exit)" = 1 ] || problem "exit $(field exit), want 1"
-    [ "$(field fd)" = 0 ] || problem "an fd came back"
-    [ -z "$ERR" ] || problem "wrote somewhere: $ERR"
-    verdict "$1"
+    [ "${TG_R[exit]:-}" = 1 ] || tg_problem "exit ${TG_R[exit]:-}, want 1"
+    [ "${TG_R[fd]:-}" = 0 ] || tg_problem "an fd came back"
+    [ -z "$TG_ERR" ] || tg_problem "wrote somewhere: $TG_ERR"
+    tg_verdict "$1"
 }
 refused_silently "fds 0, 1 and 2 closed, refusal"
 for n in 0 1 2; do
@@ -158,11 +159,11 @@ spawn --fd-kind unconnected
 refused "--fd an unconnected socket" "not connected"
 spawn --fd-kind inet
 refused "--fd a TCP socket" "not a unix"
-hx --listen -- --use-vnet --fd={fd} --br=br0
+tg_raw --fd-kind listen -- --use-vnet --fd={fd} --br=br0
 refused "--fd a listening socket" "listening"
 # A caller that never reads, its socket full: the helper (and the tap it
 # made) must not wait for it for ever.
-hx --fill --timeout 20 -- --use-vnet --fd={fd} --br=br0
+tg_raw --fill --timeout 20 -- --use-vnet --fd={fd} --br=br0
 refused "a caller that never reads its full socket: the send gives up" "has not read"
 spawn --fd-kind closed --fd-num 7
 refused "--fd a closed number" "no such open file"
@@ -181,48 +182,48 @@ done
 # At fd 2 the socket is stderr too: the refusal goes into the socket, where
 # QEMU never reads it; exit 1 and no fd is all a caller can see.
 spawn --fd-num 2
-RC=0
-[ "$(field exit)" = 1 ] && [ "$(field fd)" = 0 ] || problem "want exit 1 and no fd"
-verdict "socket at fd 2 (also stderr)"
-hx --open 1000 -- --use-vnet --fd={fd} --br=br0
+TG_RC=0
+[ "${TG_R[exit]:-}" = 1 ] && [ "${TG_R[fd]:-}" = 0 ] || tg_problem "want exit 1 and no fd"
+tg_verdict "socket at fd 2 (also stderr)"
+tg_raw --open 1000 -- --use-vnet --fd={fd} --br=br0
 granted "1000 inherited open fds"
-hx --open 1000 -- --use-vnet --fd={fd} --br=brdeny
+tg_raw --open 1000 -- --use-vnet --fd={fd} --br=brdeny
 refused "1000 inherited open fds, refusal"
 for n in 4 5 6 8 16; do
-    hx --nofile $n -- --use-vnet --fd={fd} --br=br0
+    tg_raw --nofile $n -- --use-vnet --fd={fd} --br=br0
     either "RLIMIT_NOFILE $n"
 done
 
-echo "--- argv (at ${SECONDS}s)"
+tg_note "--- argv (at ${SECONDS}s)"
 # --- argv -------------------------------------------------------------------
 # argc 0: Linux >= 5.18 turns an empty argv into { "", NULL } (argc 1), so
 # the helper sees no options at all and must refuse with its usage error.
-hx --empty-argv --
+tg_raw --empty-argv --
 refused "argc 0 (argv[0] NULL)"
 big=$(printf 'A%.0s' $(seq 1 131000))
-hx -- --use-vnet --fd={fd} "--br=$big"
+tg_raw -- --use-vnet --fd={fd} "--br=$big"
 refused "--br of 131000 bytes" "name|long"
 # Near ARG_MAX (2 MB here) in bytes, and many in number. (Kept below the
 # limit and to tens of thousands: each exec of a huge argv costs seconds on
 # a loaded machine, and there are four execs per run.)
 big=${big:0:130000}
-hx -- --use-vnet --fd={fd} --br=br0 "$big" "$big" "$big" "$big" "$big" "$big" "$big" \
+tg_raw -- --use-vnet --fd={fd} --br=br0 "$big" "$big" "$big" "$big" "$big" "$big" "$big" \
     "$big" "$big" "$big" "$big" "$big" "$big" "$big"
 refused "14 extra arguments of 130000 bytes (1.8 MB)"
 args=()
 for ((i = 0; i < 20000; i++)); do args+=(x); done
-hx -- --use-vnet --fd={fd} --br=br0 "${args[@]}"
+tg_raw -- --use-vnet --fd={fd} --br=br0 "${args[@]}"
 refused "20000 extra arguments"
 args=()
 for ((i = 0; i < 20000; i++)); do args+=(--use-vnet); done
-hx -- --fd={fd} --br=br0 "${args[@]}"
+tg_raw -- --fd={fd} --br=br0 "${args[@]}"
 either "--use-vnet 20000 times"
 args=()
-hx -- --use-vnet --fd={fd} --br=br0 --br=brdeny
+tg_raw -- --use-vnet --fd={fd} --br=br0 --br=brdeny
 either "--br twice (allowed, denied)"
-hx -- --use-vnet --fd={fd} --br=brdeny --br=br0
+tg_raw -- --use-vnet --fd={fd} --br=brdeny --br=br0
 either "--br twice (denied, allowed)"
-hx -- --use-vnet --fd={fd} --fd={fd} --br=br0
+tg_raw -- --use-vnet --fd={fd} --fd={fd} --br=br0
 either "--fd twice"
 for b in ';rm -rf /' '$(touch '"$SCR"'/pwned)' '`touch '"$SCR"'/pwned`' 'br0;touch '"$SCR"'/pwned' \
     'br0 && touch x' "br0'" 'br0|id' '../br0' 'br0/x' ' br0' 'br0 ' $'br0\n' 'br0:1' '' '.' '..'; do
@@ -241,7 +242,7 @@ refused "--br = allowed 15-char name + 'X' (CVE-2019-13164)"
 spawn --br "${L15}XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
 refused "--br = allowed 15-char name + 32 more"
 
-echo "--- config file (at ${SECONDS}s)"
+tg_note "--- config file (at ${SECONDS}s)"
 # --- config file ------------------------------------------------------------
 U_ACL=$HOME_U/acl
 printf 'allow all\n' > "$U_ACL"
@@ -285,14 +286,14 @@ done
 # rule, so br0 is granted only if the helper parsed the pseudo file.
 # (A refusal to open it, or skipping it as unreadable, both refuse br0.)
 tg_acl "include /proc/self/environ"
-hx --setenv $'X=\nallow br0\n' -- --use-vnet --fd={fd} --br=br0
+tg_raw --setenv $'X=\nallow br0\n' -- --use-vnet --fd={fd} --br=br0
 refused "config: include /proc/self/environ with a rule in the environment"
-echo "    message: $ERR"
+tg_note "    message: $TG_ERR"
 tg_acl "include /proc/self/cmdline"
-hx -- --use-vnet --fd={fd} --br=br0 $'\nallow br0\n'
+tg_raw -- --use-vnet --fd={fd} --br=br0 $'\nallow br0\n'
 refused "config: include /proc/self/cmdline with a rule in argv"
 tg_acl "include /proc/self/cmdline"
-hx -- --use-vnet --fd={fd} $'--br=br0\nallow br0\n'
+tg_raw -- --use-vnet --fd={fd} $'--br=br0\nallow br0\n'
 refused "config: include /proc/self/cmdline with a rule in --br"
 acl_default
 tg_acl "include $U_ACL" "allow br0"
@@ -314,7 +315,7 @@ acl_default
 fi  # static
 
 if part races; then
-echo "--- config file swapped (at ${SECONDS}s)"
+tg_note "--- config file swapped (at ${SECONDS}s)"
 # Replaced while the helper runs: two root-owned files renamed over the
 # path in a loop. Each result is one of the two files' decisions.
 # One process, no fork per swap (a cp/mv loop would starve the runs on a
@@ -337,26 +338,26 @@ SWAP=$!
 ng=0 nr=0 bad=0
 for ((i = 0; i < 50; i++)); do
     spawn
-    if [ "$RC" = 0 ] && [[ $OUT == "exit=0 signal=0 timeout=0 "*" fd=1 ifname=tap"* ]] && [ -z "$ERR" ]; then
+    if [ "$TG_RC" = 0 ] && [[ $TG_REPORT == "exit=0 signal=0 timeout=0 "*" fd=1 ifname=tap"* ]] && [ -z "$TG_ERR" ]; then
         ng=$((ng + 1))
-    elif [ "$RC" = 0 ] && [[ $OUT == "exit=1 signal=0 timeout=0 "*" fd=0"* ]] && [[ $ERR == "tapgate: "*denied* ]] &&
-        [ "$(lines "$ERR")" = 1 ]; then
+    elif [ "$TG_RC" = 0 ] && [[ $TG_REPORT == "exit=1 signal=0 timeout=0 "*" fd=0"* ]] && [[ $TG_ERR == "tapgate: "*denied* ]] &&
+        [ "$(tg_lines "$TG_ERR")" = 1 ]; then
         nr=$((nr + 1))
     else
         bad=$((bad + 1))
-        echo "    swap run $i: rc=$RC $OUT / $ERR" >&2
+        echo "    swap run $i: rc=$TG_RC $TG_REPORT / $TG_ERR" >&2
     fi
 done
 kill "$SWAP"
 wait "$SWAP" 2> /dev/null
-echo "    config swapped 50 times: $ng granted, $nr refused, $bad other"
-RC=0 OUT="exit=0 signal=0 timeout=0" ERR=
-[ "$bad" = 0 ] || problem "$bad results were neither file's decision"
+tg_note "    config swapped 50 times: $ng granted, $nr refused, $bad other"
+TG_RC=0 TG_REPORT="exit=0 signal=0 timeout=0" TG_ERR=
+[ "$bad" = 0 ] || tg_problem "$bad results were neither file's decision"
 rm -f /etc/qemu/allow.conf /etc/qemu/deny.conf /etc/qemu/.new
 acl_default
-verdict "config replaced while the helper runs"
+tg_verdict "config replaced while the helper runs"
 
-echo "--- signals (at ${SECONDS}s)"
+tg_note "--- signals (at ${SECONDS}s)"
 # --- signals ----------------------------------------------------------------
 # SIGKILL, or SIGSTOP then SIGCONT, from the caller 0-5 ms after fork: any
 # outcome is fine as long as nothing is left once everything is gone.
@@ -364,19 +365,19 @@ bad=0
 for ((i = 0; i < 50; i++)); do
     us=$((RANDOM % 5000))
     if ((i % 2)); then sig=(--kill-after "$us"); else sig=(--stop-after "$us"); fi
-    hx "${sig[@]}" -- --use-vnet --fd={fd} --br=br0
-    state
-    if [ "$RC" != 0 ] || [ "$(field timeout)" != 0 ] || [ "$STATE" != "$S0" ] ||
-        { [ "$(field signal)" != 0 ] && [ "$(field signal)" != 9 ]; }; then
+    tg_raw "${sig[@]}" -- --use-vnet --fd={fd} --br=br0
+    tg_state
+    if [ "$TG_RC" != 0 ] || [ "${TG_R[timeout]:-}" != 0 ] || [ "$TG_STATE" != "$TG_STATE0" ] ||
+        { [ "${TG_R[signal]:-}" != 0 ] && [ "${TG_R[signal]:-}" != 9 ]; }; then
         bad=$((bad + 1))
-        echo "    ${sig[*]}: rc=$RC $OUT / $ERR / $STATE" >&2
+        echo "    ${sig[*]}: rc=$TG_RC $TG_REPORT / $TG_ERR / $TG_STATE" >&2
     fi
 done
-RC=0 OUT="exit=0 signal=0 timeout=0"
-[ "$bad" = 0 ] || problem "$bad of 50 runs went wrong"
-verdict "SIGKILL / SIGSTOP+SIGCONT at random moments, 50 runs"
+TG_RC=0 TG_REPORT="exit=0 signal=0 timeout=0"
+[ "$bad" = 0 ] || tg_problem "$bad of 50 runs went wrong"
+tg_verdict "SIGKILL / SIGSTOP+SIGCONT at random moments, 50 runs"
 
 fi  # races
 
-echo "hostile ($PARTS): ${SECONDS}s"
+tg_note "hostile ($PARTS): ${SECONDS}s"
 tg_done

@@ -15,26 +15,23 @@
 # PYTHON (meson sets them); HELPER overrides the tapgate binary;
 # TG_RDIFF_SEED (default 1) and TG_RDIFF_CASES (default 300).
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-. "$here/../lib/ns.sh"
-tg_require_root
-tg_isolate "$@"
-. "$here/common.sh"
-tgi_start
+. "$here/../lib/tg.sh"
+tg_start "$@"
 
 SEED=${TG_RDIFF_SEED:-1}
 CASES=${TG_RDIFF_CASES:-300}
 PY=${PYTHON:-/usr/bin/python3}
 MODEL=$here/differential_random.py
 MAN=${TAPGATE_SOURCE_ROOT:-$here/../..}/man/bridge.conf.5
-tgi_differential_helpers
+tg_differential_helpers
 T0=$EPOCHREALTIME
-echo "seed $SEED (TG_RDIFF_SEED), $CASES cases (TG_RDIFF_CASES)"
+tg_note "seed $SEED (TG_RDIFF_SEED), $CASES cases (TG_RDIFF_CASES)"
 
 # The bridges the generator knows (differential_random.py BRIDGES); a
 # fourth, brgone, is asked for but does not exist.
-tgi_bridge br0 1500
-tgi_bridge br1 1500
-tgi_bridge tgbr456789abcde 1500
+tg_bridge_with_port br0 1500
+tg_bridge_with_port br1 1500
+tg_bridge_with_port tgbr456789abcde 1500
 
 GEN=$TG_ROOT/rdiff
 RESULTS=$TG_ROOT/rdiff.results
@@ -44,11 +41,11 @@ RESULTS=$TG_ROOT/rdiff.results
 # behind is a failure of its own, and removed so the next case starts clean.
 decide() {
     local t
-    tgi_spawn "$1" --br "$2" -- "$3"
-    DECISION="${R[exit]:-?} ${R[fd]:-?}"
-    tgi_taps
-    for t in $TAPS_LEFT; do
-        tgi_gone "$t" && continue
+    tg_spawn "$1" --br "$2" -- "$3"
+    DECISION="${TG_R[exit]:-?} ${TG_R[fd]:-?}"
+    tg_taps
+    for t in $TG_TAPS; do
+        tg_gone "$t" && continue
         tg_fail "case $N: ${3##*/} left $t behind"
         ip link del "$t" 2> /dev/null
     done
@@ -58,9 +55,9 @@ decide() {
 while read -r N CASE_USER BRIDGE; do
     rm -rf /etc/qemu
     cp -a "$GEN/$N" /etc/qemu
-    decide "$CASE_USER" "$BRIDGE" "$REF"
+    decide "$CASE_USER" "$BRIDGE" "$TG_REF"
     ref=$DECISION
-    decide "$CASE_USER" "$BRIDGE" "$TGH"
+    decide "$CASE_USER" "$BRIDGE" "$TG_TGH"
     echo "$N $ref $DECISION" >> "$RESULTS"
 done < "$GEN/cases"
 
@@ -76,5 +73,5 @@ done < <("$PY" "$MODEL" check --cases "$GEN" --results "$RESULTS" --man "$MAN")
 [ -n "$SUMMARY" ] || tg_fail "the check did not finish"
 
 awk -v a="$T0" -v b="$EPOCHREALTIME" -v s="$SUMMARY" \
-    'BEGIN { printf "%s; elapsed %.1f s\n", s, b - a }'
+    'BEGIN { printf "%s; elapsed %.1f s\n", s, b - a }' | tg_note
 tg_done

@@ -13,19 +13,16 @@
 # Env: TAPGATE_BUILD_ROOT, TG_SPAWN, REFERENCE_HELPER (meson sets them);
 # HELPER overrides the tapgate binary.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-. "$here/../lib/ns.sh"
-tg_require_root
-tg_isolate "$@"
-. "$here/common.sh"
-tgi_start
+. "$here/../lib/tg.sh"
+tg_start "$@"
 
-tgi_differential_helpers
+tg_differential_helpers
 T0=$EPOCHREALTIME
 
-tgi_bridge br0 1500
-tgi_bridge br1 1500
-tgi_bridge br9k 9000
-tgi_bridge ALL 1500
+tg_bridge_with_port br0 1500
+tg_bridge_with_port br1 1500
+tg_bridge_with_port br9k 9000
+tg_bridge_with_port ALL 1500
 
 # The caller's working directory, which the caller controls: the reference
 # resolves relative includes against it.
@@ -53,7 +50,7 @@ conf() {
     chmod "$mode" "$f"
 }
 
-# run_one USER HELPER [tg-spawn options] [-- HELPER-ARGS]: OUTCOME of one
+# run_one USER HELPER [tg-spawn options] [-- HELPER-ARGS]: TG_OUTCOME of one
 # run, tap released.
 run_one() {
     local user=$1 helper=$2 opts=() extra=()
@@ -64,18 +61,18 @@ run_one() {
     done
     [ $# -gt 0 ] && shift
     extra=("$@")
-    tgi_hold "$user" "${opts[@]}" -- "$helper" "${extra[@]}"
-    tgi_outcome
-    tgi_release
-    if [ "${R[fd]:-0}" = 1 ]; then
-        tgi_gone "${R[ifname]}" || OUTCOME+=" LEFT-BEHIND"
+    tg_hold "$user" "${opts[@]}" -- "$helper" "${extra[@]}"
+    tg_outcome
+    tg_release
+    if [ "${TG_R[fd]:-0}" = 1 ]; then
+        tg_gone "${TG_R[ifname]}" || TG_OUTCOME+=" LEFT-BEHIND"
     fi
-    tgi_taps
-    [ -z "$TAPS_LEFT" ] && return
-    OUTCOME+=" LEFT:$TAPS_LEFT"
+    tg_taps
+    [ -z "$TG_TAPS" ] && return
+    TG_OUTCOME+=" LEFT:$TG_TAPS"
     # Do not let one case spoil the next.
     local t
-    for t in $TAPS_LEFT; do ip link del "$t" 2> /dev/null; done
+    for t in $TG_TAPS; do ip link del "$t" 2> /dev/null; done
 }
 
 # same DESC [--as USER] [tg-spawn options]: both helpers decide the same and
@@ -88,10 +85,10 @@ same() {
         shift 2
     fi
     local ref tg
-    run_one "$user" "$REF" "$@"
-    ref=$OUTCOME
-    run_one "$user" "$TGH" "$@"
-    tg=$OUTCOME
+    run_one "$user" "$TG_REF" "$@"
+    ref=$TG_OUTCOME
+    run_one "$user" "$TG_TGH" "$@"
+    tg=$TG_OUTCOME
     if [ "$ref" = "$tg" ] && [[ $tg != *LEFT* ]]; then
         tg_pass "same: $desc: ${tg%% tap=*}"
         SAME=$((SAME + 1))
@@ -114,10 +111,10 @@ differs() {
     fi
     local ref tg good verb=refuses
     [ "$want" = allow ] && verb=allows
-    run_one "$user" "$REF" "$@"
-    ref=$OUTCOME
-    run_one "$user" "$TGH" "$@"
-    tg=$OUTCOME
+    run_one "$user" "$TG_REF" "$@"
+    ref=$TG_OUTCOME
+    run_one "$user" "$TG_TGH" "$@"
+    tg=$TG_OUTCOME
     case $want in
     allow) [[ $tg == "exit=0 fd=1 "* ]] && good=1 ;;
     deny) [ "$tg" = "exit=1 fd=0" ] && good=1 ;;
@@ -130,7 +127,7 @@ differs() {
         else
             STRICTER=$((STRICTER + 1))
         fi
-        [ "$ref" = "$tg" ] && echo "    note: the reference now behaves the same"
+        [ "$ref" = "$tg" ] && tg_note "    note: the reference now behaves the same"
     else
         tg_fail "$kind: $desc: tapgate must $want"
         echo "    reference: $ref" >&2
@@ -300,5 +297,5 @@ differs "tapgate stricter" "two different --br (the reference takes the last)" d
     --br br0 -- --br=br1
 
 awk -v a="$T0" -v b="$EPOCHREALTIME" -v s="$SAME" -v w="$REF_WRONG" -v t="$STRICTER" \
-    'BEGIN { printf "same: %d, reference wrong: %d, tapgate stricter: %d; elapsed %.1f s\n", s, w, t, b - a }'
+    'BEGIN { printf "same: %d, reference wrong: %d, tapgate stricter: %d; elapsed %.1f s\n", s, w, t, b - a }' | tg_note
 tg_done

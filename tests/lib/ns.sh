@@ -1,6 +1,8 @@
-# Shared setup for tests that touch networking or setuid binaries.
-# Source it, then call `tg_isolate "$@"` before anything else: the script is
-# re-run inside fresh network + mount namespaces, where
+# shellcheck shell=bash
+# The project part of the test library (sourced by tests/lib/tg.sh):
+# namespaces, users, setuid copies, bridges and config files. Call
+# `tg_isolate "$@"` (or tg_start, tests/lib/helper.sh) before anything else:
+# the script is re-run inside fresh network + mount namespaces, where
 #   - /etc is an overlay (writes stay in the namespace): /etc/qemu exists and
 #     test users live in /etc/passwd and /etc/group;
 #   - $TG_ROOT is a private tmpfs (suid allowed) for setuid copies, homes and
@@ -16,11 +18,19 @@ TG_BOB=tgbob        TG_BOB_UID=4244
 TG_LAB=tglab        TG_LAB_GID=4250   # members: tgalice, tgbob
 
 # Every test that makes namespaces or setuid copies needs root; without it
-# the test is skipped (exit 77), not failed.
+# the test is skipped, not failed.
 tg_require_root() {
-    [ "$(id -u)" = 0 ] && return 0
-    echo "SKIP: needs root (network namespaces, setuid copies)"
-    exit 77
+    [ "$(id -u)" = 0 ] || tg_skip "needs root (network namespaces, setuid copies)"
+}
+
+# tg_missing REASON: a prerequisite is missing: the test is skipped, but
+# with CI set it must run, so it fails instead.
+tg_missing() {
+    if [ -n "${CI:-}" ]; then
+        echo "FAIL: $* (CI is set: this test must run)" >&2
+        exit 1
+    fi
+    tg_skip "$*"
 }
 
 tg_isolate() {
@@ -38,6 +48,9 @@ tg_isolate() {
         exit $rc
     fi
     set -u
+    # Whatever the test started (holders, QEMUs) ends with it.
+    trap tg_cleanup EXIT
+    trap 'exit 143' TERM INT HUP
     mount -t tmpfs -o mode=0755,size=512m tapgate-test "$TG_HOLDER"
     TG_ROOT=$TG_HOLDER
     mkdir -p "$TG_ROOT/etc-upper" "$TG_ROOT/etc-work" "$TG_ROOT/bin" "$TG_ROOT/home" "$TG_ROOT/scratch"
@@ -60,13 +73,19 @@ tg_isolate() {
     chmod 1777 "$TG_ROOT/scratch"
 }
 
-tg_add_user() {  # NAME UID  (primary group NAME with gid UID)
-    local home=$TG_ROOT/home/$1
-    echo "$1:x:$2:$2:tapgate test user:$home:/bin/sh" >> /etc/passwd
-    echo "$1:x:$2:" >> /etc/group
+# tg_add_user NAME UID [GROUP...]: a test user with primary group NAME (gid
+# UID) and a home, and a member of each GROUP (which must exist already).
+tg_add_user() {
+    local name=$1 uid=$2 home=$TG_ROOT/home/$1 g
+    shift 2
+    echo "$name:x:$uid:$uid:tapgate test user:$home:/bin/sh" >> /etc/passwd
+    echo "$name:x:$uid:" >> /etc/group
     mkdir -p "$home"
-    chown "$2:$2" "$home"
+    chown "$uid:$uid" "$home"
     chmod 0700 "$home"
+    for g in "$@"; do
+        sed -i -E "s/^($g:[^:]*:[^:]*:)(.*)\$/\\1\\2,$name/; s/^($g:[^:]*:[^:]*:),/\\1/" /etc/group
+    done
 }
 
 tg_tun_mode() { chmod "$1" "$TG_ROOT/tun"; }
@@ -102,31 +121,78 @@ tg_bridge() {
     ip link set "$1" up
 }
 
+# tg_bridge_with_port NAME MTU: an up bridge with one veth port carrying a
+# low MAC, like a bridge with a physical NIC. A bare bridge takes the lowest
+# port MAC, so only with such a port does "the bridge keeps its MAC" mean
+# anything. Added to TG_BRIDGES, the bridges whose state tg_bridge_state
+# and tg_state record and the monitor ignores (with their veths).
+TG_BRIDGES=()
+tg_bridge_with_port() {
+    local name=$1 mtu=$2 n=${#TG_BRIDGES[@]}
+    tg_bridge "$name" "$mtu"
+    ip link add "tgv${n}a" type veth peer name "tgv${n}b"
+    ip link set "tgv${n}a" address "02:00:00:00:00:$(printf %02x $((n + 1)))"
+    ip link set "tgv${n}a" mtu "$mtu"
+    ip link set "tgv${n}b" mtu "$mtu"
+    ip link set "tgv${n}a" master "$name"
+    ip link set "tgv${n}a" up
+    ip link set "tgv${n}b" up
+    TG_BRIDGES+=("$name")
+}
+
 # tg_acl LINE...: write /etc/qemu/bridge.conf (root:root 0644).
 tg_acl() {
     printf '%s\n' "$@" > /etc/qemu/bridge.conf
     chmod 0644 /etc/qemu/bridge.conf
 }
 
-# Names of tun/tap interfaces in this namespace, one a line.
-tg_taps() {
-    ip -o link show type tun | awk -F': ' '{print $2}' | cut -d@ -f1
+# tg_conf LINE...: write /etc/tapgate.conf (root:root 0644); no argument
+# removes it.
+tg_conf() {
+    if [ $# -eq 0 ]; then
+        rm -f /etc/tapgate.conf
+        return
+    fi
+    printf '%s\n' "$@" > /etc/tapgate.conf
+    chown root:root /etc/tapgate.conf
+    chmod 0644 /etc/tapgate.conf
 }
 
-TG_FAILS=0
-tg_fail() { echo "FAIL: $*" >&2; TG_FAILS=$((TG_FAILS + 1)); }
-tg_pass() { echo "ok: $*"; }
-# tg_check DESC CMD...: pass if CMD succeeds.
-tg_check() {
-    local desc=$1
-    shift
-    if "$@"; then tg_pass "$desc"; else tg_fail "$desc"; fi
+# tg_taps: the tun/tap interfaces present, space-separated, into TG_TAPS.
+# Builtins only: forks are slow on a loaded machine, and this runs after
+# every case.
+TG_TAPS=
+tg_taps() {
+    local f
+    TG_TAPS=
+    for f in /sys/class/net/*/tun_flags; do
+        [ -e "$f" ] || continue
+        f=${f%/tun_flags}
+        TG_TAPS+="${f##*/} "
+    done
 }
-# Call last: exit status for meson.
-tg_done() {
-    if [ "$TG_FAILS" -ne 0 ]; then
-        echo "$TG_FAILS check(s) failed" >&2
-        exit 1
-    fi
-    exit 0
+tg_no_taps() { tg_taps; [ -z "$TG_TAPS" ]; }
+
+# tg_taps_on BRIDGE: the taps enslaved to BRIDGE, one a line.
+tg_taps_on() {
+    local t m
+    tg_taps
+    for t in $TG_TAPS; do
+        m=$(readlink "/sys/class/net/$t/master" 2>/dev/null) || continue
+        [ "${m##*/}" = "$1" ] && echo "$t"
+    done
 }
+
+# tg_gone IFNAME: waits (up to 2 s) for an interface to disappear.
+tg_gone() {
+    local i
+    for ((i = 0; i < 200; i++)); do
+        [ -e "/sys/class/net/$1" ] || return 0
+        sleep 0.01
+    done
+    return 1
+}
+
+# tg_read FILE: its first line (no fork for the read itself).
+tg_read() { local v=; read -r v < "$1"; echo "$v"; }
+

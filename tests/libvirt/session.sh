@@ -13,17 +13,10 @@
 #     the helper's own stderr line, and nothing is left behind.
 #
 # Helper: $HELPER, else $TAPGATE_BUILD_ROOT/helper/tapgate.
-# Needs root; everything runs in namespaces made by tests/lib/ns.sh.
+# Needs root; everything runs in namespaces made by tests/lib/tg.sh.
 
 here=$(cd "$(dirname "$0")" && pwd)
-. "${TAPGATE_SOURCE_ROOT:-$here/../..}/tests/lib/ns.sh"
-
-# Exit status 77 is meson's "skipped"; on CI a missing prerequisite must fail.
-tg_missing() {
-    echo "libvirt test: $*" >&2
-    if [ -n "${CI:-}" ]; then exit 1; fi
-    exit 77
-}
+. "$here/../lib/tg.sh"
 
 if [ -z "${TG_ISOLATED:-}" ]; then
     [ "$(id -u)" -eq 0 ] || tg_missing "needs root (namespaces, setuid copy)"
@@ -46,7 +39,7 @@ fi
 tg_isolate "$@"
 
 t_start=$(date +%s.%N)
-say() { printf '[%6.2fs] %s\n' "$(awk -v s="$t_start" -v n="$(date +%s.%N)" 'BEGIN{print n-s}')" "$*"; }
+say() { printf '# [%6.2fs] %s\n' "$(awk -v s="$t_start" -v n="$(date +%s.%N)" 'BEGIN{print n-s}')" "$*"; }
 
 user=$TG_USER
 uhome=$TG_ROOT/home/$user
@@ -326,8 +319,8 @@ if [ "$rx" -gt 0 ]; then tg_pass "$tap received $rx frames from the guest"; else
 
 virsh_u destroy "$dom" >/dev/null 2>&1
 say "virsh destroy returned"
-for _ in $(seq 50); do [ -z "$(tg_taps)" ] && break; sleep 0.1; done
-tg_check "the tap is gone after virsh destroy" test -z "$(tg_taps)"
+for _ in $(seq 50); do tg_no_taps && break; sleep 0.1; done
+tg_check "the tap is gone after virsh destroy" tg_no_taps
 say "domain destroyed"
 
 # --- refused: libvirt reports the helper's own message -----------------------
@@ -346,7 +339,7 @@ check_refused() {  # DESC EXPECTED-STDERR-SUBSTRING; libvirt's error in $refused
         rc=$?
         [ "$rc" -eq 0 ] && break
         grep -q 'stderr=.' <<< "$out" && break
-        echo "   (try $try: libvirt lost the helper's stderr, again)"
+        tg_note "   (try $try: libvirt lost the helper's stderr, again)"
     done
     refused_out=$out
     if [ "$rc" -eq 0 ]; then
@@ -367,8 +360,8 @@ check_refused() {  # DESC EXPECTED-STDERR-SUBSTRING; libvirt's error in $refused
     else
         tg_fail "$1: the helper's message is not exactly one line"
     fi
-    echo "   libvirt said: $(tr '\n' ' ' <<< "$out")"
-    tg_check "$1: no tap left" test -z "$(tg_taps)"
+    tg_note "   libvirt said: $(tr '\n' ' ' <<< "$out")"
+    tg_check "$1: no tap left" tg_no_taps
     tg_check "$1: br0 has no port" test -z "$(ls /sys/class/net/br0/brif)"
     tg_check "$1: no domain left" test -z "$(virsh_u list --all --name 2>/dev/null | tr -d '[:space:]')"
 }

@@ -4,8 +4,9 @@
 # reason; facility authpriv (or as configured), none with syslog = no, and
 # nothing the caller's environment can change.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-. "$here/lib.sh"
-pol_start "$@"
+. "$here/../lib/tg.sh"
+tg_start "$@"
+tg_helper
 shopt -s extglob
 tg_bridge br0
 tg_bridge br1
@@ -16,7 +17,7 @@ A=/etc/qemu/bridge.conf
 tg_private_dev
 LOG=$TG_ROOT/syslog
 : > "$LOG"
-exec {ready}< <(exec setpriv --pdeathsig TERM -- "$PY" "$here/syslogd.py" /dev/log "$LOG")
+exec {ready}< <(exec setpriv --pdeathsig TERM -- "${PYTHON:-python3}" "$here/syslogd.py" /dev/log "$LOG")
 read -r -t 10 -u "$ready" line
 [ "$line" = ready ] || { echo "syslog listener did not start" >&2; exit 1; }
 [ -S /dev/log ] || { echo "/dev/log is not a socket" >&2; exit 1; }
@@ -43,129 +44,129 @@ logged() {
     new_lines 1
     local re="^<$1>[A-Z][a-z]{2} [ 1-3][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} tapgate\[([0-9]+)\]: (.*)\$"
     if [ -z "$NEW" ]; then
-        problem "no syslog line"
+        tg_problem "no syslog line"
     elif [[ $NEW == *$'\n'* ]]; then
-        problem "more than one line: $NEW"
+        tg_problem "more than one line: $NEW"
     elif ! [[ $NEW =~ $re ]]; then
-        problem "not a <$1> tapgate line: $NEW"
+        tg_problem "not a <$1> tapgate line: $NEW"
     elif [ "${BASH_REMATCH[2]}" != "$2" ]; then
-        problem "line:  ${BASH_REMATCH[2]}"
-        problem "want:  $2"
+        tg_problem "line:  ${BASH_REMATCH[2]}"
+        tg_problem "want:  $2"
     elif [ "${BASH_REMATCH[1]}" = "$SPID" ]; then
-        problem "tapgate[N] is the caller's pid, not the helper's"
+        tg_problem "tapgate[N] is the caller's pid, not the helper's"
     fi
 }
 
 # req USER [tg-spawn options]: one request; the tap (if any) held until
-# pol_release_all; SPID = tg-spawn's pid (setpriv execs it).
+# tg_release; SPID = tg-spawn's pid (setpriv execs it).
 req() {
-    pol_hold "$@" -- "$H"
-    SPID=$HOLD_PID
+    tg_hold "$@" -- "$TG_H"
+    SPID=$TG_HOLD_PID
 }
 
 tg_acl "allow br0 group tglab" "deny br0 user tgbob" "allow br1"
-req tgalice; expect_grant
-logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br0 tap=${R[ifname]:-?} rule=$A:1"
-verdict "grant: <86> (authpriv.info), user, uid, caller's pid, bridge, tap, rule"
-req tgbob; expect_refusal "denied by $A:2"
+req tgalice; tg_expect_grant
+logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br0 tap=${TG_R[ifname]:-?} rule=$A:1"
+tg_verdict "grant: <86> (authpriv.info), user, uid, caller's pid, bridge, tap, rule"
+req tgbob; tg_expect_refusal "denied by $A:2"
 logged 85 "refused: user=tgbob uid=$TG_BOB_UID pid=$SPID via=setuid bridge=br0 rule=$A:2 reason=\"access to bridge br0 denied by $A:2 (deny br0 user tgbob)\""
-verdict "refusal by a rule: <85> (authpriv.notice) with the rule and the reason"
-req tguser; expect_refusal "no rule"
+tg_verdict "refusal by a rule: <85> (authpriv.notice) with the rule and the reason"
+req tguser; tg_expect_refusal "no rule"
 logged 85 "refused: user=tguser uid=$TG_UID pid=$SPID via=setuid bridge=br0 reason=\"access to bridge br0 denied: no rule in $A allows it\""
-verdict "refusal by default deny: no rule field, the reason"
+tg_verdict "refusal by default deny: no rule field, the reason"
 tg_acl "allow all"
-req tguser --br brnone; expect_refusal "does not exist"
+req tguser --br brnone; tg_expect_refusal "does not exist"
 logged 85 "refused: user=tguser uid=$TG_UID pid=$SPID via=setuid bridge=brnone rule=$A:1 reason=\"bridge brnone does not exist\""
-verdict "refusal after the ACL (no such bridge) keeps the allowing rule"
-pol_conf "[bridge br1]" "quota = 1"
-req tgalice --br br1; expect_grant
-tap=${R[ifname]:-?}
+tg_verdict "refusal after the ACL (no such bridge) keeps the allowing rule"
+tg_conf "[bridge br1]" "quota = 1"
+req tgalice --br br1; tg_expect_grant
+tap=${TG_R[ifname]:-?}
 logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br1 tap=$tap rule=$A:1"
-req tgalice --br br1; expect_refusal "quota reached"
+req tgalice --br br1; tg_expect_refusal "quota reached"
 logged 85 "refused: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br1 rule=$A:1 reason=\"quota reached: tgalice holds 1 of 1 taps allowed on bridge br1 (/etc/tapgate.conf:2)\""
-verdict "quota refusal: the reason names the quota and where it is set"
-pol_release_all
-pol_conf "[bridge br1]" "vlan = 30"
-req tgbob --br br1; expect_refusal "VLAN filtering off"
+tg_verdict "quota refusal: the reason names the quota and where it is set"
+tg_release
+tg_conf "[bridge br1]" "vlan = 30"
+req tgbob --br br1; tg_expect_refusal "VLAN filtering off"
 logged 85 "refused: user=tgbob uid=$TG_BOB_UID pid=$SPID via=setuid bridge=br1 vlan=30 rule=$A:1 reason=\"tapgate.conf sets vlan 30 for bridge br1, which has VLAN filtering off (ip link set br1 type bridge vlan_filtering 1)\""
-verdict "vlan refusal: the line carries vlan=30"
+tg_verdict "vlan refusal: the line carries vlan=30"
 # A refusal for a broken tapgate.conf is logged too.
-pol_conf "[bridge br1]" "quota = many"
-req tgbob --br br1; expect_refusal "settings error"
+tg_conf "[bridge br1]" "quota = many"
+req tgbob --br br1; tg_expect_refusal "settings error"
 new_lines 1
 # The caller is looked up before the settings' errors are reported, so the
 # line names the user; quotes in the reason are escaped, not lost.
 [[ $NEW == "<85>"*"refused: user=tgbob uid=$TG_BOB_UID pid=$SPID via=setuid bridge=br1 reason=\"settings error: /etc/tapgate.conf:2: quota = \\x22many\\x22"* ]] ||
-    problem "line: $NEW"
-verdict "settings error: one refusal line naming tapgate.conf:2"
-pol_release_all
+    tg_problem "line: $NEW"
+tg_verdict "settings error: one refusal line naming tapgate.conf:2"
+tg_release
 
 # --- facility and on/off ------------------------------------------------------
-pol_conf "[global]" "syslog = no"
-req tgalice; expect_grant
-req tguser --br brnone; expect_refusal "does not exist"
-pol_release_all
+tg_conf "[global]" "syslog = no"
+req tgalice; tg_expect_grant
+req tguser --br brnone; tg_expect_refusal "does not exist"
+tg_release
 # Datagrams arrive in order: if the next line is the marker's, nothing came
 # from the two requests above.
-pol_conf
-req tgbob --br br1; expect_grant
+tg_conf
+req tgbob --br br1; tg_expect_grant
 new_lines 1
-[[ $NEW == *"granted: user=tgbob "* && $NEW != *$'\n'* ]] || problem "lines: $NEW"
-verdict "syslog = no: neither a grant nor a refusal is logged"
+[[ $NEW == *"granted: user=tgbob "* && $NEW != *$'\n'* ]] || tg_problem "lines: $NEW"
+tg_verdict "syslog = no: neither a grant nor a refusal is logged"
 # Refusals that come before the request is looked at (a bad --fd, a
 # malformed command line) follow tapgate.conf as well.
-pol_conf "[global]" "syslog = no"
-tgi_spawn tguser --fd-kind pipe -- "$H"; expect_refusal "not a socket"
-tgi_spawn tguser -- "$H" --bogus; expect_refusal "unknown option"
+tg_conf "[global]" "syslog = no"
+tg_spawn tguser --fd-kind pipe -- "$TG_H"; tg_expect_refusal "not a socket"
+tg_spawn tguser -- "$TG_H" --bogus; tg_expect_refusal "unknown option"
 # A file with errors elsewhere still means what its syslog key says.
-pol_conf "[global]" "syslog = no" "[bridge br0]" "quota = many"
-req tgalice; expect_refusal "settings error"
-pol_conf
-req tgbob --br br1; expect_grant
+tg_conf "[global]" "syslog = no" "[bridge br0]" "quota = many"
+req tgalice; tg_expect_refusal "settings error"
+tg_conf
+req tgbob --br br1; tg_expect_grant
 new_lines 1
-[[ $NEW == *"granted: user=tgbob "* && $NEW != *$'\n'* ]] || problem "lines: $NEW"
-verdict "syslog = no: no line for a bad --fd, a bad command line, or a file with other errors"
-pol_release_all
-tgi_spawn tguser -- "$H" --bogus; expect_refusal "unknown option"
+[[ $NEW == *"granted: user=tgbob "* && $NEW != *$'\n'* ]] || tg_problem "lines: $NEW"
+tg_verdict "syslog = no: no line for a bad --fd, a bad command line, or a file with other errors"
+tg_release
+tg_spawn tguser -- "$TG_H" --bogus; tg_expect_refusal "unknown option"
 logged 85 "refused: user=? uid=$TG_UID pid=? via=setuid bridge=? reason=\"unknown option \x22--bogus\x22 (see tapgate --help)\""
-verdict "a malformed command line is logged as a refusal"
-pol_release_all
-pol_conf "[global]" "syslog_facility = local3"
-req tgalice; expect_grant
-logged 158 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br0 tap=${R[ifname]:-?} rule=$A:1"
-req tgalice --br brnone; expect_refusal "does not exist"
+tg_verdict "a malformed command line is logged as a refusal"
+tg_release
+tg_conf "[global]" "syslog_facility = local3"
+req tgalice; tg_expect_grant
+logged 158 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br0 tap=${TG_R[ifname]:-?} rule=$A:1"
+req tgalice --br brnone; tg_expect_refusal "does not exist"
 logged 157 "refused: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=brnone rule=$A:1 reason=\"bridge brnone does not exist\""
-tgi_spawn tguser --fd-kind pipe --fd-num 7 -- "$H"; expect_refusal "not a socket"
+tg_spawn tguser --fd-kind pipe --fd-num 7 -- "$TG_H"; tg_expect_refusal "not a socket"
 logged 157 "refused: user=? uid=$TG_UID pid=? via=setuid bridge=br0 reason=\"--fd=7: not a socket\""
-verdict "syslog_facility = local3: <158> for a grant, <157> for a refusal, a bad --fd too"
-pol_release_all
-pol_conf
+tg_verdict "syslog_facility = local3: <158> for a grant, <157> for a refusal, a bad --fd too"
+tg_release
+tg_conf
 
 # --- the caller's environment changes nothing ---------------------------------
 # TZ would move the timestamp; the helper clears the environment before it
 # logs. Compare with the time as root (no TZ) sees it.
 now=$(date '+%s')
-TZ=XYZ+11 LANG=C.UTF-8 LOCALDOMAIN=evil LOG_PATH=/tmp/x req tgalice; expect_grant
-logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br0 tap=${R[ifname]:-?} rule=$A:1"
+TZ=XYZ+11 LANG=C.UTF-8 LOCALDOMAIN=evil LOG_PATH=/tmp/x req tgalice; tg_expect_grant
+logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br0 tap=${TG_R[ifname]:-?} rule=$A:1"
 stamp=$(sed -E 's/^<[0-9]+>(.{15}).*/\1/' <<< "$NEW")
 t=$(date -d "$stamp" '+%s' 2> /dev/null || echo 0)
 d=$((t - now))
-[ ${d#-} -le 60 ] || problem "timestamp $stamp is ${d}s off: TZ from the caller was used"
-verdict "TZ in the caller's environment does not shift the timestamp; the line still goes to /dev/log"
-pol_release_all
+[ ${d#-} -le 60 ] || tg_problem "timestamp $stamp is ${d}s off: TZ from the caller was used"
+tg_verdict "TZ in the caller's environment does not shift the timestamp; the line still goes to /dev/log"
+tg_release
 
 # Non-helper modes (--check, --explain, --list) are not requests: they log
 # nothing.
-tg_as tgalice "$H" --check > /dev/null 2>&1
-tg_as tgalice "$H" --explain --br=br0 > /dev/null 2>&1
-tg_as tgalice "$H" --list > /dev/null 2>&1
-req tgalice; expect_grant
+tg_as tgalice "$TG_H" --check > /dev/null 2>&1
+tg_as tgalice "$TG_H" --explain --br=br0 > /dev/null 2>&1
+tg_as tgalice "$TG_H" --list > /dev/null 2>&1
+req tgalice; tg_expect_grant
 new_lines 1
-[[ $NEW == *"granted: user=tgalice "* && $NEW != *$'\n'* ]] || problem "lines: $NEW"
-verdict "--check, --explain, --list log nothing"
-pol_release_all
+[[ $NEW == *"granted: user=tgalice "* && $NEW != *$'\n'* ]] || tg_problem "lines: $NEW"
+tg_verdict "--check, --explain, --list log nothing"
+tg_release
 
-expect_nothing_left
-verdict "nothing left behind"
-pol_elapsed
+tg_expect_nothing_left
+tg_verdict "nothing left behind"
+tg_elapsed
 tg_done

@@ -6,17 +6,18 @@
 # (this host's kernel has none: a clean refusal is all that can be tested
 # here; VLANs themselves are tested in a VM).
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-. "$here/lib.sh"
-pol_start "$@"
+. "$here/../lib/tg.sh"
+tg_start "$@"
+tg_helper
 tg_bridge br0
 tg_bridge br1
 # The monitor ignores known bridges' own events (a port leaving changes
 # the bridge): only new interfaces matter.
-TGI_BRIDGES+=(br0 br1)
+TG_BRIDGES+=(br0 br1)
 tg_acl "allow br0" "allow br1"
 # A second group: tgalice is in tgteam and tglab, tgbob in tglab only.
 echo "tgteam:x:4260:tgalice" >> /etc/group
-tgi_monitor_start
+tg_monitor_start
 
 # flags TAP: the port's flags as `bridge -d link` shows them, into FLAGS
 # ("isolated=on hairpin=off ...").
@@ -33,98 +34,98 @@ flags() {
 
 # port USER BRIDGE WANT: USER's tap on BRIDGE has the flags WANT.
 port() {
-    pol_hold "$1" --br "$2" -- "$H"
-    expect_grant
-    if [ "${R[fd]:-}" = 1 ]; then
-        flags "${R[ifname]}"
-        [ "$FLAGS" = "$3" ] || problem "$1 on $2: $FLAGS, want $3"
-        [ "$(cat "/sys/class/net/${R[ifname]}/operstate")" != down ] ||
-            problem "$1 on $2: the tap is down"
+    tg_hold "$1" --br "$2" -- "$TG_H"
+    tg_expect_grant
+    if [ "${TG_R[fd]:-}" = 1 ]; then
+        flags "${TG_R[ifname]}"
+        [ "$FLAGS" = "$3" ] || tg_problem "$1 on $2: $FLAGS, want $3"
+        [ "$(cat "/sys/class/net/${TG_R[ifname]}/operstate")" != down ] ||
+            tg_problem "$1 on $2: the tap is down"
     fi
-    pol_release_all
+    tg_release
 }
 
 DEFAULT="isolated=off hairpin=off learning=on flood=on mcast_flood=on bcast_flood=on"
 port tguser br0 "$DEFAULT"
-verdict "no tapgate.conf: the kernel's port defaults"
+tg_verdict "no tapgate.conf: the kernel's port defaults"
 
-pol_conf "[bridge br0]" "isolated = yes" "hairpin = yes" "learning = no" \
+tg_conf "[bridge br0]" "isolated = yes" "hairpin = yes" "learning = no" \
     "unicast_flood = no" "multicast_flood = no" "broadcast_flood = no"
 port tguser br0 "isolated=on hairpin=on learning=off flood=off mcast_flood=off bcast_flood=off"
-verdict "every flag set on [bridge br0], read back from the kernel"
+tg_verdict "every flag set on [bridge br0], read back from the kernel"
 port tguser br1 "$DEFAULT"
-verdict "... and not on br1"
+tg_verdict "... and not on br1"
 
-pol_conf "[defaults]" "isolated = yes" "multicast_flood = no" \
+tg_conf "[defaults]" "isolated = yes" "multicast_flood = no" \
     "[bridge br0]" "hairpin = yes" "isolated = no" \
     "[bridge br0 group tgteam]" "broadcast_flood = no" "learning = no" \
     "[bridge br0 group tglab]" "learning = yes" "hairpin = no" "broadcast_flood = yes" \
     "[bridge br0 user tgbob]" "hairpin = yes" "isolated = yes"
 port tguser br0 "isolated=off hairpin=on learning=on flood=on mcast_flood=off bcast_flood=on"
-verdict "bridge over defaults, defaults where the bridge is silent (tguser)"
+tg_verdict "bridge over defaults, defaults where the bridge is silent (tguser)"
 port tgalice br0 "isolated=off hairpin=off learning=off flood=on mcast_flood=off bcast_flood=off"
-verdict "group over bridge; first group section in file order wins (tgalice: tgteam before tglab)"
+tg_verdict "group over bridge; first group section in file order wins (tgalice: tgteam before tglab)"
 port tgbob br0 "isolated=on hairpin=on learning=on flood=on mcast_flood=off bcast_flood=on"
-verdict "user over group over bridge (tgbob)"
+tg_verdict "user over group over bridge (tgbob)"
 port tgalice br1 "isolated=on hairpin=off learning=on flood=on mcast_flood=off bcast_flood=on"
-verdict "[defaults] alone on another bridge"
+tg_verdict "[defaults] alone on another bridge"
 
 # --- name templates -----------------------------------------------------------
 name_is() {  # USER WANT
-    pol_hold "$1" -- "$H"
-    expect_grant
-    [ "${R[ifname]:-}" = "$2" ] || problem "$1: tap ${R[ifname]:-none}, want $2"
-    [ -e "/sys/class/net/br0/brif/${R[ifname]:-none}" ] || problem "$1: ${R[ifname]:-none} not on br0"
+    tg_hold "$1" -- "$TG_H"
+    tg_expect_grant
+    [ "${TG_R[ifname]:-}" = "$2" ] || tg_problem "$1: tap ${TG_R[ifname]:-none}, want $2"
+    [ -e "/sys/class/net/br0/brif/${TG_R[ifname]:-none}" ] || tg_problem "$1: ${TG_R[ifname]:-none} not on br0"
 }
-pol_conf "[bridge br0]" "name = vm%u%d"
+tg_conf "[bridge br0]" "name = vm%u%d"
 name_is tgalice vmtgalice0
 name_is tgalice vmtgalice1
 name_is tgbob vmtgbob0
-verdict "name = vm%u%d: vmtgalice0, vmtgalice1, vmtgbob0"
-pol_release_all
-pol_conf "[bridge br0]" "name = %i-%d" "[bridge br0 group tglab]" "name = lab%d" \
+tg_verdict "name = vm%u%d: vmtgalice0, vmtgalice1, vmtgbob0"
+tg_release
+tg_conf "[bridge br0]" "name = %i-%d" "[bridge br0 group tglab]" "name = lab%d" \
     "[bridge br0 user tgbob]" "name = b%u.%d"
 name_is tguser 4242-0
 name_is tgalice lab0
 name_is tgbob btgbob.0
-verdict "templates per bridge, group and user: 4242-0, lab0, btgbob.0"
-pol_release_all
+tg_verdict "templates per bridge, group and user: 4242-0, lab0, btgbob.0"
+tg_release
 # A template whose first name is taken by an interface tapgate did not make
 # (here a veth) does not collide: the kernel's counter skips it.
 ip link add vmtgalice0 type veth peer name vmpeer0
-pol_conf "[bridge br0]" "name = vm%u%d"
+tg_conf "[bridge br0]" "name = vm%u%d"
 name_is tgalice vmtgalice1
 [ -z "$(cat /sys/class/net/vmtgalice0/master 2>/dev/null)" ] && [ ! -e /sys/class/net/vmtgalice0/master ] ||
-    problem "the veth vmtgalice0 was touched"
-verdict "a name the template would give first is taken: the next one, the other interface untouched"
-pol_release_all
+    tg_problem "the veth vmtgalice0 was touched"
+tg_verdict "a name the template would give first is taken: the next one, the other interface untouched"
+tg_release
 ip link del vmtgalice0
 # %i is given room for 10 digits whatever the uid (any uid must fit), so
 # "u%i-%d" (1 + 10 + 1 + 4 for the counter = 16) is refused up front, with
 # file:line, rather than failing only for users with long uids.
-pol_conf "[bridge br0]" "name = u%i-%d"
-out=$("$H" --check /etc/tapgate.conf 2>&1)
-[[ $out == *'/etc/tapgate.conf:2: name = "u%i-%d": too long'* ]] || problem "--check: $out"
-pol_spawn tguser -- "$H"; expect_refusal 'settings error: /etc/tapgate.conf:2: name = "u%i-%d": too long'
-verdict "name = u%i-%d is too long for a 10-digit uid: a settings error"
+tg_conf "[bridge br0]" "name = u%i-%d"
+out=$("$TG_H" --check /etc/tapgate.conf 2>&1)
+[[ $out == *'/etc/tapgate.conf:2: name = "u%i-%d": too long'* ]] || tg_problem "--check: $out"
+tg_spawn tguser -- "$TG_H"; tg_expect_refusal 'settings error: /etc/tapgate.conf:2: name = "u%i-%d": too long'
+tg_verdict "name = u%i-%d is too long for a 10-digit uid: a settings error"
 
 # A long user name is cut so the name fits in 15 characters with room for
 # a 4-digit counter.
-pol_user tgverylongusername 4300
+tg_add_user tgverylongusername 4300
 tg_acl "allow br0" "allow br1"
-pol_conf "[bridge br0]" "name = vm%u%d"
+tg_conf "[bridge br0]" "name = vm%u%d"
 name_is tgverylongusername vmtgverylon0
-verdict "a long user name is cut to fit: vmtgverylon0"
-pol_release_all
+tg_verdict "a long user name is cut to fit: vmtgverylon0"
+tg_release
 
 # 20 concurrent requests: all granted, all names distinct (the kernel picks
 # the lowest free %d under its own lock).
-pol_conf "[bridge br0]" "name = %i-%d"
-pol_gate_open
+tg_conf "[bridge br0]" "name = %i-%d"
+tg_gate_open
 mkdir -p "$TG_ROOT/conc"
 for ((i = 0; i < 20; i++)); do
-    tg_as tguser "$TG_SPAWN" --keep 80 -- "$H" < "$TG_ROOT/gate" > "$TG_ROOT/conc/$i" \
-        2> "$TG_ROOT/conc/$i.err" {POL_GATE_W}>&- &
+    tg_as tguser "$TG_SPAWN" --keep 80 -- "$TG_H" < "$TG_ROOT/gate" > "$TG_ROOT/conc/$i" \
+        2> "$TG_ROOT/conc/$i.err" {TG_GATE_W}>&- &
     POL_HOLDERS+=($!)
 done
 # Every report is in when every helper is gone and 20 taps exist (or 30 s).
@@ -136,35 +137,36 @@ for ((k = 0; k < 300; k++)); do
 done
 names=$(cat "$TG_ROOT"/conc/[0-9] "$TG_ROOT"/conc/[0-9][0-9] | grep -o 'ifname=[^ ]*' | sort -u)
 want=$(for ((i = 0; i < 20; i++)); do echo "ifname=4242-$i"; done | sort)
-[ "$names" = "$want" ] || problem "names: $(echo $names)"
+[ "$names" = "$want" ] || tg_problem "names: $(echo $names)"
 granted=$(cat "$TG_ROOT"/conc/[0-9] "$TG_ROOT"/conc/[0-9][0-9] | grep -c '^exit=0 .* fd=1 ')
-[ "$granted" = 20 ] || problem "granted $granted of 20: $(cat "$TG_ROOT"/conc/*.err | head -n 3)"
-verdict "20 concurrent requests with name = %i-%d: all granted, 4242-0 .. 4242-19"
-pol_release_all
-for t in $(tg_taps); do tgi_gone "$t" || problem "$t left"; done
-verdict "all 20 gone with their callers"
+[ "$granted" = 20 ] || tg_problem "granted $granted of 20: $(cat "$TG_ROOT"/conc/*.err | head -n 3)"
+tg_verdict "20 concurrent requests with name = %i-%d: all granted, 4242-0 .. 4242-19"
+tg_release
+tg_taps
+for t in $TG_TAPS; do tg_gone "$t" || tg_problem "$t left"; done
+tg_verdict "all 20 gone with their callers"
 
 # --- VLAN on a bridge without VLAN filtering ------------------------------------
-tgi_monitor_sync
-pol_conf "[bridge br0]" "isolated = yes" "[bridge br0 user tgbob]" "vlan = 20"
-pol_spawn tgbob -- "$H"
-expect_refusal "tapgate.conf sets vlan 20 for bridge br0, which has VLAN filtering off"
-tgi_monitor_sync || problem "the interface monitor did not answer"
-[ -z "$MON_SEEN" ] || problem "interfaces appeared: $MON_SEEN"
-expect_nothing_left
-verdict "vlan = 20 for tgbob on a non-filtering br0: refused, no tap even for a moment"
+tg_monitor_sync
+tg_conf "[bridge br0]" "isolated = yes" "[bridge br0 user tgbob]" "vlan = 20"
+tg_spawn tgbob -- "$TG_H"
+tg_expect_refusal "tapgate.conf sets vlan 20 for bridge br0, which has VLAN filtering off"
+tg_monitor_sync || tg_problem "the interface monitor did not answer"
+[ -z "$TG_SEEN" ] || tg_problem "interfaces appeared: $TG_SEEN"
+tg_expect_nothing_left
+tg_verdict "vlan = 20 for tgbob on a non-filtering br0: refused, no tap even for a moment"
 ports=$(ls /sys/class/net/br0/brif)
-[ -z "$ports" ] || problem "br0 has ports: $ports"
-pol_spawn tgalice -- "$H"; expect_grant
-verdict "... while tgalice (no vlan) still gets her tap"
-pol_conf "[defaults]" "vlan = 7"
-tgi_monitor_sync
-pol_spawn tguser --br br1 -- "$H"; expect_refusal "sets vlan 7 for bridge br1"
-tgi_monitor_sync
-[ -z "$MON_SEEN" ] || problem "interfaces appeared: $MON_SEEN"
-verdict "vlan in [defaults]: refused on br1 as well, nothing created"
+[ -z "$ports" ] || tg_problem "br0 has ports: $ports"
+tg_spawn tgalice -- "$TG_H"; tg_expect_grant
+tg_verdict "... while tgalice (no vlan) still gets her tap"
+tg_conf "[defaults]" "vlan = 7"
+tg_monitor_sync
+tg_spawn tguser --br br1 -- "$TG_H"; tg_expect_refusal "sets vlan 7 for bridge br1"
+tg_monitor_sync
+[ -z "$TG_SEEN" ] || tg_problem "interfaces appeared: $TG_SEEN"
+tg_verdict "vlan in [defaults]: refused on br1 as well, nothing created"
 
-expect_nothing_left
-verdict "nothing left behind"
-pol_elapsed
+tg_expect_nothing_left
+tg_verdict "nothing left behind"
+tg_elapsed
 tg_done

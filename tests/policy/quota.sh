@@ -4,8 +4,10 @@
 # persistent taps keep counting and nothing leaks when callers go away), and
 # overridden per group and per user.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-. "$here/lib.sh"
-pol_start "$@"
+. "$here/../lib/tg.sh"
+tg_start "$@"
+tg_helper
+PERSIST="${PYTHON:-python3} $(tg_user_tool "$here/persist.py")"
 tg_bridge br0
 tg_bridge br1
 tg_acl "allow br0" "allow br1"
@@ -31,7 +33,7 @@ worker() {
     # they must really overlap.
     : < "$OUT/barrier"
     for ((k = 1; k <= n; k++)); do
-        tg_as "$user" "$TG_SPAWN" --br "$br" --keep 80 -- "$H" < "$TG_ROOT/gate" > "$OUT/$id.fifo" \
+        tg_as "$user" "$TG_SPAWN" --br "$br" --keep 80 -- "$TG_H" < "$TG_ROOT/gate" > "$OUT/$id.fifo" \
             2>> "$OUT/$id.err" {rd}<&- &
         line=missing
         IFS= read -r -t 30 -u "$rd" line
@@ -46,12 +48,12 @@ storm() {
     local spec user w n br i pids=()
     rm -rf "$OUT"
     mkdir -p "$OUT"
-    pol_gate_open
+    tg_gate_open
     mkfifo "$OUT/barrier"
     for spec in "$@"; do
         IFS=: read -r user w n br <<< "$spec"
         for ((i = 1; i <= w; i++)); do
-            worker "$user${br:+-$br}-$i" "$user" "$n" "${br:-br0}" {POL_GATE_W}>&- &
+            worker "$user${br:+-$br}-$i" "$user" "$n" "${br:-br0}" {TG_GATE_W}>&- &
             pids+=($!)
         done
     done
@@ -86,7 +88,7 @@ tally() {
     msgs=$(cat "$OUT/$1"-*.err 2> /dev/null | grep -c "^tapgate: quota reached: $user holds [0-9]* of")
     all=$(cat "$OUT/$1"-*.err 2> /dev/null | wc -l)
     if [ "$msgs" != "$REFUSED" ] || [ "$all" != "$REFUSED" ]; then
-        problem "$1: $REFUSED refusals, $msgs quota messages, $all stderr lines"
+        tg_problem "$1: $REFUSED refusals, $msgs quota messages, $all stderr lines"
         cat "$OUT/$1"-*.err | grep -v "quota reached" | head -n 3 >&2
     fi
 }
@@ -109,12 +111,12 @@ spawners_gone() {
         left=
         # -ef (same inode) is a builtin test: no fork per process.
         for e in /proc/[0-9]*/exe; do
-            [ "$e" -ef "$TG_SPAWN" ] || [ "$e" -ef "$H" ] && left+=" ${e%/exe}"
+            [ "$e" -ef "$TG_SPAWN" ] || [ "$e" -ef "$TG_H" ] && left+=" ${e%/exe}"
         done
         [ -z "$left" ] && return 0
         sleep 0.01
     done
-    problem "processes left:$left"
+    tg_problem "processes left:$left"
 }
 
 # Only the holders are left: every refused tg-spawn has exited (so its
@@ -124,7 +126,7 @@ spawners_settled() {
     for ((i = 0; i < 500; i++)); do
         n=0
         for e in /proc/[0-9]*/exe; do
-            [ "$e" -ef "$H" ] && n=$((n + 1))
+            [ "$e" -ef "$TG_H" ] && n=$((n + 1))
         done
         [ $n = 0 ] && return 0
         sleep 0.02
@@ -136,7 +138,7 @@ lock_free() {
     local ino
     ino=$(stat -c %i "$LOCK" 2> /dev/null) || return 0
     if grep -Eq ":$ino " /proc/locks; then
-        problem "lock still held: $(grep -E ":$ino " /proc/locks)"
+        tg_problem "lock still held: $(grep -E ":$ino " /proc/locks)"
     fi
 }
 
@@ -144,7 +146,7 @@ lock_free() {
 # Three users on two bridges with different quotas, 8 workers of 25: every
 # user gets exactly their quota on each bridge, every other request is a
 # clean quota refusal, and nothing is left once the callers go.
-pol_conf "[bridge br0]" "quota = 2" "[bridge br1]" "quota = 4" "[bridge br1 user tgalice]" "quota = 1"
+tg_conf "[bridge br0]" "quota = 2" "[bridge br1]" "quota = 4" "[bridge br1 user tgalice]" "quota = 1"
 storm tguser:2:25:br0 tguser:2:25:br1 tgalice:1:25:br0 tgalice:1:25:br1 tgbob:1:25:br0 tgbob:1:25:br1
 spawners_settled
 for spec in tguser:br0:2 tguser:br1:4 tgalice:br0:2 tgalice:br1:1 tgbob:br0:2 tgbob:br1:4; do
@@ -152,43 +154,43 @@ for spec in tguser:br0:2 tguser:br1:4 tgalice:br0:2 tgalice:br1:1 tgbob:br0:2 tg
     tally "$u-$b" "$u"
     uid=$(id -u "$u")
     want_refused=$(( $(cat "$OUT/$u-$b"-*.rep | wc -l) - q ))
-    [ "$GRANTED" = "$q" ] || problem "$u on $b: granted $GRANTED, want $q"
-    [ "$REFUSED" = "$want_refused" ] || problem "$u on $b: refused $REFUSED, want $want_refused (other: $OTHER)"
+    [ "$GRANTED" = "$q" ] || tg_problem "$u on $b: granted $GRANTED, want $q"
+    [ "$REFUSED" = "$want_refused" ] || tg_problem "$u on $b: refused $REFUSED, want $want_refused (other: $OTHER)"
     n=$(taps_of "$uid" "$b")
-    [ "$n" = "$q" ] || problem "$u on $b: $n taps held, want $q"
+    [ "$n" = "$q" ] || tg_problem "$u on $b: $n taps held, want $q"
 done
-verdict "200 requests from 8 workers, 3 users x 2 bridges: every quota exact, every other request refused cleanly"
-pol_release_all
+tg_verdict "200 requests from 8 workers, 3 users x 2 bridges: every quota exact, every other request refused cleanly"
+tg_release
 spawners_gone
-tgi_taps
-for tap in $TAPS_LEFT; do tgi_gone "$tap" || problem "tap left: $tap"; done
+tg_taps
+for tap in $TG_TAPS; do tg_gone "$tap" || tg_problem "tap left: $tap"; done
 lock_free
-verdict "mixed storm: nothing left, lock free"
+tg_verdict "mixed storm: nothing left, lock free"
 # The first request (tguser's, setuid) created the lock file: root's, not
 # the caller's group.
 tg_check "the lock file is root:root, mode 600" [ "$(stat -c '%U:%G %a' "$LOCK")" = "root:root 600" ]
 
 # --- 200 concurrent requests, quota 3 --------------------------------------
-pol_conf "[bridge br0]" "quota = 3"
+tg_conf "[bridge br0]" "quota = 3"
 t=$EPOCHREALTIME
 storm tguser:8:25
 spawners_settled
 tally tguser
-[ "$GRANTED" = 3 ] || problem "granted $GRANTED, want 3"
-[ "$REFUSED" = 197 ] || problem "refused with the quota message: $REFUSED, want 197 (other: $OTHER)"
+[ "$GRANTED" = 3 ] || tg_problem "granted $GRANTED, want 3"
+[ "$REFUSED" = 197 ] || tg_problem "refused with the quota message: $REFUSED, want 197 (other: $OTHER)"
 n=$(taps_of "$TG_UID" br0)
-[ "$n" = 3 ] || problem "taps on br0 while held: $n, want 3"
-verdict "quota 3: 200 requests from 8 workers: exactly 3 granted, 197 refused ($(( (${EPOCHREALTIME/./} - ${t/./}) / 1000 )) ms)"
+[ "$n" = 3 ] || tg_problem "taps on br0 while held: $n, want 3"
+tg_verdict "quota 3: 200 requests from 8 workers: exactly 3 granted, 197 refused ($(( (${EPOCHREALTIME/./} - ${t/./}) / 1000 )) ms)"
 grep -q "quota reached: tguser holds 3 of 3 taps allowed on bridge br0 ($C:2)" "$OUT"/*.err ||
-    problem "no refusal names $C:2"
-verdict "the refusal names the count, the quota and where it is set"
-pol_release_all
+    tg_problem "no refusal names $C:2"
+tg_verdict "the refusal names the count, the quota and where it is set"
+tg_release
 spawners_gone
-tgi_taps
-for tap in $TAPS_LEFT; do tgi_gone "$tap" || problem "tap left: $tap"; done
+tg_taps
+for tap in $TG_TAPS; do tg_gone "$tap" || tg_problem "tap left: $tap"; done
 lock_free
-pol_spawn tguser -- "$H"; expect_grant
-verdict "after all callers exit: no taps, no processes, lock free, a new request succeeds"
+tg_spawn tguser -- "$TG_H"; tg_expect_grant
+tg_verdict "after all callers exit: no taps, no processes, lock free, a new request succeeds"
 
 # --- bursts: 8 requests at once, quota 1 ---------------------------------------
 # The window between counting and attaching is short next to the cost of
@@ -196,97 +198,98 @@ verdict "after all callers exit: no taps, no processes, lock free, a new request
 # storm above. Rounds of 8 simultaneous first requests against quota 1 make
 # a race far more likely to be seen (with the lock removed from the helper,
 # most runs of this test fail here).
-pol_conf "[bridge br0]" "quota = 1"
+tg_conf "[bridge br0]" "quota = 1"
 for round in 1 2 3 4 5 6 7 8 9 10; do
     storm tguser:8:1
     spawners_settled
     tally tguser
     [ "$GRANTED" = 1 ] && [ "$REFUSED" = 7 ] ||
-        problem "round $round: granted $GRANTED refused $REFUSED other $OTHER"
-    pol_release_all
+        tg_problem "round $round: granted $GRANTED refused $REFUSED other $OTHER"
+    tg_release
 done
 spawners_gone
-verdict "10 bursts of 8 simultaneous requests, quota 1: exactly 1 granted each"
+tg_verdict "10 bursts of 8 simultaneous requests, quota 1: exactly 1 granted each"
 
 # --- per user: alice's taps do not count for bob -------------------------
-pol_conf "[bridge br0]" "quota = 2"
+tg_conf "[bridge br0]" "quota = 2"
 storm tgalice:4:10 tgbob:4:10 tguser:2:5
 spawners_settled
 for u in tgalice tgbob tguser; do
     tally "$u"
     [ "$GRANTED" = 2 ] && [ "$OTHER" = 0 ] ||
-        problem "$u: granted $GRANTED refused $REFUSED other $OTHER (want 2 granted)"
+        tg_problem "$u: granted $GRANTED refused $REFUSED other $OTHER (want 2 granted)"
 done
 [ "$(taps_of $TG_ALICE_UID br0)" = 2 ] && [ "$(taps_of $TG_BOB_UID br0)" = 2 ] ||
-    problem "taps on br0: alice $(taps_of $TG_ALICE_UID br0), bob $(taps_of $TG_BOB_UID br0)"
-verdict "quota 2, three users concurrently: 2 taps each"
+    tg_problem "taps on br0: alice $(taps_of $TG_ALICE_UID br0), bob $(taps_of $TG_BOB_UID br0)"
+tg_verdict "quota 2, three users concurrently: 2 taps each"
 # The quota is per bridge: a full br0 leaves br1 alone (no quota there).
-pol_hold tgalice --br br1 -- "$H"; expect_grant
-verdict "a full quota on br0 does not limit br1"
-pol_release_all
+tg_hold tgalice --br br1 -- "$TG_H"; tg_expect_grant
+tg_verdict "a full quota on br0 does not limit br1"
+tg_release
 spawners_gone
-expect_nothing_left
-verdict "nothing left after the mixed run"
+tg_expect_nothing_left
+tg_verdict "nothing left after the mixed run"
 
 # --- persistent taps keep counting ------------------------------------------
-pol_conf "[bridge br0]" "quota = 2"
-p=$(tg_as tguser $PERSIST "$H" br0)
+tg_conf "[bridge br0]" "quota = 2"
+p=$(tg_as tguser $PERSIST "$TG_H" br0)
 if [ -z "$p" ] || [ ! -e "/sys/class/net/$p" ]; then
     tg_fail "persist.py did not leave a tap: $p"
 else
     read -r flags < "/sys/class/net/$p/tun_flags"
-    (( flags & 0x800 )) || problem "$p is not persistent (tun_flags $flags)"
-    [ -e "/sys/class/net/br0/brif/$p" ] || problem "$p is not on br0 after its caller left"
-    verdict "a caller made its tap $p persistent and left: the tap stays on br0"
-    pol_hold tguser -- "$H"; expect_grant
-    pol_hold tguser -- "$H"; expect_refusal "quota reached: tguser holds 2 of 2 taps allowed on bridge br0"
-    verdict "the persistent tap counts: one more granted, the next refused"
-    pol_release_all
+    (( flags & 0x800 )) || tg_problem "$p is not persistent (tun_flags $flags)"
+    [ -e "/sys/class/net/br0/brif/$p" ] || tg_problem "$p is not on br0 after its caller left"
+    tg_verdict "a caller made its tap $p persistent and left: the tap stays on br0"
+    tg_hold tguser -- "$TG_H"; tg_expect_grant
+    tg_hold tguser -- "$TG_H"; tg_expect_refusal "quota reached: tguser holds 2 of 2 taps allowed on bridge br0"
+    tg_verdict "the persistent tap counts: one more granted, the next refused"
+    tg_release
     # The holder is gone: one of two used, so a second persistent tap is
     # granted, and after it nothing more.
-    p2=$(tg_as tguser $PERSIST "$H" br0)
-    [ -e "/sys/class/net/$p2" ] || problem "a second persistent tap: $p2"
-    p3=$(tg_as tguser $PERSIST "$H" br0 2> /dev/null)
-    [ "$p3" = "refused exit=1" ] || problem "a third persistent tap: $p3"
-    pol_spawn tguser -- "$H"; expect_refusal "quota reached: tguser holds 2 of 2"
-    verdict "two persistent taps with no caller alive fill quota 2"
-    a=$(tg_as tgalice $PERSIST "$H" br0)
-    [ -e "/sys/class/net/$a" ] || problem "tgalice: $a"
-    verdict "... and do not count for another user"
+    p2=$(tg_as tguser $PERSIST "$TG_H" br0)
+    [ -e "/sys/class/net/$p2" ] || tg_problem "a second persistent tap: $p2"
+    p3=$(tg_as tguser $PERSIST "$TG_H" br0 2> /dev/null)
+    [ "$p3" = "refused exit=1" ] || tg_problem "a third persistent tap: $p3"
+    tg_spawn tguser -- "$TG_H"; tg_expect_refusal "quota reached: tguser holds 2 of 2"
+    tg_verdict "two persistent taps with no caller alive fill quota 2"
+    a=$(tg_as tgalice $PERSIST "$TG_H" br0)
+    [ -e "/sys/class/net/$a" ] || tg_problem "tgalice: $a"
+    tg_verdict "... and do not count for another user"
     ip link del "$p"
-    pol_hold tguser -- "$H"; expect_grant
-    verdict "root deletes one: a request is granted again"
-    pol_release_all
-    for t in $(tg_taps); do ip link del "$t"; done
+    tg_hold tguser -- "$TG_H"; tg_expect_grant
+    tg_verdict "root deletes one: a request is granted again"
+    tg_release
+    tg_taps
+    for t in $TG_TAPS; do ip link del "$t"; done
 fi
 
 # --- group and user sections override the bridge quota ----------------------
-pol_conf "[bridge br0]" "quota = 3" "[bridge br0 group tglab]" "quota = 1"
-pol_hold tgalice -- "$H"; expect_grant
-pol_hold tgalice -- "$H"; expect_refusal "quota reached: tgalice holds 1 of 1 taps allowed on bridge br0 ($C:4)"
-verdict "[bridge br0 group tglab] quota = 1 overrides quota = 3 for tgalice"
-pol_hold tguser -- "$H"; expect_grant
-pol_hold tguser -- "$H"; expect_grant
-pol_hold tguser -- "$H"; expect_grant
-pol_hold tguser -- "$H"; expect_refusal "quota reached: tguser holds 3 of 3 taps allowed on bridge br0 ($C:2)"
-verdict "... while tguser (not in tglab) keeps the bridge's 3"
-pol_release_all
-pol_conf "[bridge br0]" "quota = 3" "[bridge br0 group tglab]" "quota = 1" \
+tg_conf "[bridge br0]" "quota = 3" "[bridge br0 group tglab]" "quota = 1"
+tg_hold tgalice -- "$TG_H"; tg_expect_grant
+tg_hold tgalice -- "$TG_H"; tg_expect_refusal "quota reached: tgalice holds 1 of 1 taps allowed on bridge br0 ($C:4)"
+tg_verdict "[bridge br0 group tglab] quota = 1 overrides quota = 3 for tgalice"
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_hold tguser -- "$TG_H"; tg_expect_refusal "quota reached: tguser holds 3 of 3 taps allowed on bridge br0 ($C:2)"
+tg_verdict "... while tguser (not in tglab) keeps the bridge's 3"
+tg_release
+tg_conf "[bridge br0]" "quota = 3" "[bridge br0 group tglab]" "quota = 1" \
     "[bridge br0 user tgbob]" "quota = 2"
-pol_hold tgbob -- "$H"; expect_grant
-pol_hold tgbob -- "$H"; expect_grant
-pol_hold tgbob -- "$H"; expect_refusal "holds 2 of 2 taps allowed on bridge br0 ($C:6)"
-verdict "[bridge br0 user tgbob] quota = 2 beats the group's 1"
-pol_release_all
+tg_hold tgbob -- "$TG_H"; tg_expect_grant
+tg_hold tgbob -- "$TG_H"; tg_expect_grant
+tg_hold tgbob -- "$TG_H"; tg_expect_refusal "holds 2 of 2 taps allowed on bridge br0 ($C:6)"
+tg_verdict "[bridge br0 user tgbob] quota = 2 beats the group's 1"
+tg_release
 # quota = 0 closes the bridge for the scope, with the quota message.
-pol_conf "[bridge br0 user tgalice]" "quota = 0"
-pol_spawn tgalice -- "$H"; expect_refusal "quota: tgalice may hold no taps on bridge br0"
-pol_spawn tgbob -- "$H"; expect_grant
-verdict "quota = 0 for tgalice refuses her only"
+tg_conf "[bridge br0 user tgalice]" "quota = 0"
+tg_spawn tgalice -- "$TG_H"; tg_expect_refusal "quota: tgalice may hold no taps on bridge br0"
+tg_spawn tgbob -- "$TG_H"; tg_expect_grant
+tg_verdict "quota = 0 for tgalice refuses her only"
 
 spawners_gone
-expect_nothing_left
+tg_expect_nothing_left
 lock_free
-verdict "nothing left behind"
-pol_elapsed
+tg_verdict "nothing left behind"
+tg_elapsed
 tg_done

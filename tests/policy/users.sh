@@ -3,8 +3,9 @@
 # who is allowed, deny beating allow, unknown names as errors with
 # file:line, and group membership taken from NSS, not from the process.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-. "$here/lib.sh"
-pol_start "$@"
+. "$here/../lib/tg.sh"
+tg_start "$@"
+tg_helper
 tg_bridge br0
 tg_bridge br1
 tg_bridge br2
@@ -18,71 +19,71 @@ g=$(tg_as tgalice id -G)
 
 # --- group allow, user deny -----------------------------------------------
 tg_acl "allow br0 group tglab" "deny br0 user tgbob"
-pol_spawn tgalice -- "$H"; expect_grant
-verdict "allow br0 group tglab: a member (tgalice) gets a tap"
-pol_spawn tguser -- "$H"; expect_refusal "denied: no rule in $A allows it"
-verdict "allow br0 group tglab: a non-member (tguser) is refused"
-pol_spawn tgbob -- "$H"; expect_refusal "denied by $A:2 (deny br0 user tgbob)"
-verdict "deny br0 user tgbob beats the group allow (refusal names $A:2)"
-pol_spawn tgalice --br br1 -- "$H"; expect_refusal "denied: no rule in $A allows it"
-verdict "the group rule is for br0 only"
+tg_spawn tgalice -- "$TG_H"; tg_expect_grant
+tg_verdict "allow br0 group tglab: a member (tgalice) gets a tap"
+tg_spawn tguser -- "$TG_H"; tg_expect_refusal "denied: no rule in $A allows it"
+tg_verdict "allow br0 group tglab: a non-member (tguser) is refused"
+tg_spawn tgbob -- "$TG_H"; tg_expect_refusal "denied by $A:2 (deny br0 user tgbob)"
+tg_verdict "deny br0 user tgbob beats the group allow (refusal names $A:2)"
+tg_spawn tgalice --br br1 -- "$TG_H"; tg_expect_refusal "denied: no rule in $A allows it"
+tg_verdict "the group rule is for br0 only"
 
 # Deny beats allow whatever the order, as in qemu-bridge-helper.
 tg_acl "deny br0 user tgbob" "allow br0 group tglab" "allow br0 user tgbob"
-pol_spawn tgbob -- "$H"; expect_refusal "denied by $A:1 (deny br0 user tgbob)"
-verdict "a user deny before two allows still wins"
-pol_spawn tgalice -- "$H"; expect_grant
-verdict "... and does not touch other members of the group"
+tg_spawn tgbob -- "$TG_H"; tg_expect_refusal "denied by $A:1 (deny br0 user tgbob)"
+tg_verdict "a user deny before two allows still wins"
+tg_spawn tgalice -- "$TG_H"; tg_expect_grant
+tg_verdict "... and does not touch other members of the group"
 
 # Several groups: membership of each is taken from its member list when that
 # shows it, and from getgrouplist() for the rest. tgalice is listed in tglab
 # but not in tgbob's primary group, tgbob is listed in tglab and has tgbob
 # as its primary group, tguser is in neither.
 tg_acl "deny br0 group $TG_BOB" "allow br0 group tglab"
-pol_spawn tgalice -- "$H"; expect_grant
-pol_spawn tgbob -- "$H"; expect_refusal "denied by $A:1 (deny br0 group $TG_BOB)"
-pol_spawn tguser -- "$H"; expect_refusal "denied: no rule in $A allows it"
-verdict "deny br0 group tgbob + allow br0 group tglab: each member judged on both groups"
+tg_spawn tgalice -- "$TG_H"; tg_expect_grant
+tg_spawn tgbob -- "$TG_H"; tg_expect_refusal "denied by $A:1 (deny br0 group $TG_BOB)"
+tg_spawn tguser -- "$TG_H"; tg_expect_refusal "denied: no rule in $A allows it"
+tg_verdict "deny br0 group tgbob + allow br0 group tglab: each member judged on both groups"
 
 # A user rule is for that user only; a user list names several.
 tg_acl "allow br0 user tguser,tgbob"
-pol_spawn tguser -- "$H"; expect_grant
-pol_spawn tgbob -- "$H"; expect_grant
-pol_spawn tgalice -- "$H"; expect_refusal "denied: no rule in $A allows it"
-verdict "allow br0 user tguser,tgbob: both listed users, nobody else"
+tg_spawn tguser -- "$TG_H"; tg_expect_grant
+tg_spawn tgbob -- "$TG_H"; tg_expect_grant
+tg_spawn tgalice -- "$TG_H"; tg_expect_refusal "denied: no rule in $A allows it"
+tg_verdict "allow br0 user tguser,tgbob: both listed users, nobody else"
 
 # Plain rules keep their qemu-bridge-helper meaning next to qualified ones.
 tg_acl "allow all" "deny br0 group tglab"
-pol_spawn tguser -- "$H"; expect_grant
-pol_spawn tgalice -- "$H"; expect_refusal "denied by $A:2 (deny br0 group tglab)"
-pol_spawn tgalice --br br1 -- "$H"; expect_grant
-verdict "allow all + deny br0 group tglab: members refused on br0 only"
+tg_spawn tguser -- "$TG_H"; tg_expect_grant
+tg_spawn tgalice -- "$TG_H"; tg_expect_refusal "denied by $A:2 (deny br0 group tglab)"
+tg_spawn tgalice --br br1 -- "$TG_H"; tg_expect_grant
+tg_verdict "allow all + deny br0 group tglab: members refused on br0 only"
 
 # --- unknown names are configuration errors ---------------------------------
 tg_acl "allow br0" "allow br1 group tgnosuchgroup"
-pol_spawn tguser -- "$H"; expect_refusal "$A:2"
-[[ $ERR == *tgnosuchgroup* ]] || problem "the error does not name the group: $ERR"
-verdict "an unknown group in a rule refuses every request, naming $A:2"
+tg_spawn tguser -- "$TG_H"; tg_expect_refusal "$A:2"
+[[ $TG_ERR == *tgnosuchgroup* ]] || tg_problem "the error does not name the group: $TG_ERR"
+tg_verdict "an unknown group in a rule refuses every request, naming $A:2"
 tg_acl "deny br2 user tgnosuchuser" "allow br0"
-pol_spawn tguser -- "$H"; expect_refusal "$A:1"
-[[ $ERR == *tgnosuchuser* ]] || problem "the error does not name the user: $ERR"
-verdict "an unknown user in a rule refuses every request, naming $A:1"
+tg_spawn tguser -- "$TG_H"; tg_expect_refusal "$A:1"
+[[ $TG_ERR == *tgnosuchuser* ]] || tg_problem "the error does not name the user: $TG_ERR"
+tg_verdict "an unknown user in a rule refuses every request, naming $A:1"
 # In an included file the location is the included file's.
 printf 'allow br0 group tgnosuchgroup\n' > /etc/qemu/inc.conf
 chmod 0644 /etc/qemu/inc.conf
 tg_acl "allow br0" "include /etc/qemu/inc.conf"
-pol_spawn tguser -- "$H"; expect_refusal "/etc/qemu/inc.conf:1"
-verdict "an unknown group in an included file names that file:line"
+tg_spawn tguser -- "$TG_H"; tg_expect_refusal "/etc/qemu/inc.conf:1"
+tg_verdict "an unknown group in an included file names that file:line"
 rm -f /etc/qemu/inc.conf
 
 # --- membership comes from NSS, not from the process --------------------------
 tg_acl "allow br1" "deny br1 group tglab" "allow br0 group tglab"
-pol_spawn_nogroups tgalice --br br1 -- "$H"; expect_refusal "denied by $A:2 (deny br1 group tglab)"
-verdict "deny br1 group tglab holds for a member whose process shed tglab"
-pol_spawn_nogroups tgalice --br br0 -- "$H"; expect_grant
-verdict "allow br0 group tglab holds for a member whose process shed tglab"
-pol_spawn_nogroups tguser --br br1 -- "$H"; expect_grant
-verdict "... and a non-member is still allowed on br1"
+tg_spawn_nogroups tgalice --br br1 -- "$TG_H"; tg_expect_refusal "denied by $A:2 (deny br1 group tglab)"
+tg_verdict "deny br1 group tglab holds for a member whose process shed tglab"
+tg_spawn_nogroups tgalice --br br0 -- "$TG_H"; tg_expect_grant
+tg_verdict "allow br0 group tglab holds for a member whose process shed tglab"
+tg_spawn_nogroups tguser --br br1 -- "$TG_H"; tg_expect_grant
+tg_verdict "... and a non-member is still allowed on br1"
 
 # The old idiom expresses per-group policy through file permissions: an
 # include readable only by the group. qemu-bridge-helper (and tapgate, for
@@ -94,12 +95,12 @@ printf 'deny br2\n' > /etc/qemu/lab.conf
 chown root:tglab /etc/qemu/lab.conf
 chmod 0640 /etc/qemu/lab.conf
 tg_acl "allow br2" "include /etc/qemu/lab.conf"
-pol_spawn tgalice --br br2 -- "$H"; expect_refusal "denied by /etc/qemu/lab.conf:1"
-verdict "include idiom: a member with tglab in its process is denied"
-pol_spawn_nogroups tgalice --br br2 -- "$H"; expect_grant
-verdict "include idiom: the same member without tglab in its process is allowed (weaker deny)"
+tg_spawn tgalice --br br2 -- "$TG_H"; tg_expect_refusal "denied by /etc/qemu/lab.conf:1"
+tg_verdict "include idiom: a member with tglab in its process is denied"
+tg_spawn_nogroups tgalice --br br2 -- "$TG_H"; tg_expect_grant
+tg_verdict "include idiom: the same member without tglab in its process is allowed (weaker deny)"
 
-expect_nothing_left
-verdict "nothing left behind"
-pol_elapsed
+tg_expect_nothing_left
+tg_verdict "nothing left behind"
+tg_elapsed
 tg_done

@@ -1,78 +1,82 @@
 #!/bin/bash
 # Real QEMU without a guest: `-machine none`, the helper's netdev joined by a
-# hub to a UDP socket netdev, and udp_guest.py on the UDP side playing the
-# guest. QEMU runs as the unprivileged test user with a root-owned 4755 copy
+# hub to a UDP socket netdev, and udpguest (tests/tools) on the UDP side
+# playing the guest. QEMU runs as the unprivileged test user with a root-owned 4755 copy
 # of the helper (tapgate, or HELPER=... e.g. the reference). Covers
 # -netdev bridge, -netdev tap,helper= (br0 implied), QEMU's `sh -c` form with
-# the user's own options, and a refusal. Needs root (exit 77 otherwise).
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/ns.sh"
+# the user's own options, and a refusal. Needs root (skipped otherwise).
+. "$(dirname "$0")/../lib/tg.sh"
 tg_require_root
 tg_isolate "$@"
-. "$here/lib.sh"
-tgq_pick_helper
+tg_qemu_init
+tg_qemu_helper
 
 # A non-default MTU, so a helper that forgot to copy it is caught.
 tg_bridge br0 1400
 ip addr add 10.0.0.1/24 dev br0
 
 qemu_udp=127.0.0.1:10002   # QEMU's end (localaddr=)
-guest_udp=127.0.0.1:10001  # udp_guest.py's end (udp=)
+guest_udp=127.0.0.1:10001  # udpguest's end (udp=)
 
 # run_case NAME GUEST-IP NETDEV: QEMU with NETDEV (id n) hubbed to the UDP
 # netdev; the tap must look right and carry ARP and ping both ways; after
 # QEMU exits the tap must be gone.
 run_case() {
-    local name=$1 ip=$2 netdev=$3 taps br_mac uid
-    echo "--- $name: -netdev $netdev"
-    if ! tgq_start "$name" -machine none \
+    local name=$1 ip=$2 netdev=$3 taps br_mac uid reply
+    tg_note "--- $name: -netdev $netdev"
+    if ! tg_qemu_start "$name" -machine none \
             -netdev "socket,id=u,udp=$guest_udp,localaddr=$qemu_udp" \
             -netdev "$netdev" \
             -netdev hubport,id=p0,hubid=0,netdev=u \
             -netdev hubport,id=p1,hubid=0,netdev=n; then
         tg_fail "$name: QEMU did not start"
-        tgq_show_err "$name"
+        tg_qemu_err "$name"
         return
     fi
-    uid=$(tgq_uid "$(tgq_pid "$name")")
+    uid=$(tg_uid "$(tg_qemu_pid "$name")")
     tg_check "$name: QEMU runs as uid $TG_UID (got '$uid')" [ "$uid" = "$TG_UID" ]
-    taps=$(tgq_taps_on br0)
+    taps=$(tg_taps_on br0)
     if [ "$(echo "$taps" | grep -c .)" -ne 1 ]; then
-        tg_fail "$name: want exactly one tap on br0, have: $(tgq_tuns | tr '\n' ' ')"
+        tg_taps
+        tg_fail "$name: want exactly one tap on br0, have: $TG_TAPS"
     else
-        tgq_check_tap "$taps" br0
+        tg_check_tap "$taps" br0
     fi
     # Read now: a bridge takes its lowest port's MAC unless that is fe:...
-    br_mac=$(tgq_read /sys/class/net/br0/address)
-    if "$TGQ_PY" "$here/udp_guest.py" --listen "$guest_udp" --qemu "$qemu_udp" \
-            --ip "$ip" --host-ip 10.0.0.1 --host-mac "$br_mac" --timeout 5; then
+    br_mac=$(tg_read /sys/class/net/br0/address)
+    # The guest ARPs for the bridge's address and pings it; the ARP reply
+    # must name the bridge's MAC.
+    reply=$(echo "ping g 10.0.0.1 5000" |
+        "$UDPGUEST" "g:${guest_udp##*:}:${qemu_udp##*:}:$ip")
+    if [[ $reply == "ping g 10.0.0.1 ok arp=$br_mac "* ]]; then
         tg_pass "$name: ARP and ping through the tap"
     else
         tg_fail "$name: no ARP/ping through the tap"
+        echo "    udpguest: $reply" >&2
         ip -s link show "$taps" >&2
     fi
-    tgq_stop "$name" || tg_fail "$name: QEMU would not exit"
-    tg_check "$name: tap gone after QEMU exits" tgq_wait 5 tgq_no_taps
+    tg_qemu_stop "$name" || tg_fail "$name: QEMU would not exit"
+    tg_check "$name: tap gone after QEMU exits" tg_wait 5 tg_no_taps
 }
 
 tg_acl "allow br0"
-run_case bridge 10.0.0.2 "bridge,id=n,br=br0,helper=$TGQ_HELPER"
-run_case tap 10.0.0.3 "tap,id=n,helper=$TGQ_HELPER"
+run_case bridge 10.0.0.2 "bridge,id=n,br=br0,helper=$TG_H"
+run_case tap 10.0.0.3 "tap,id=n,helper=$TG_H"
 # A space in helper= makes QEMU run `/bin/sh -c "<string> --use-vnet
 # --fd=N [--br=BR]"`: options in another order, --use-vnet twice, and no
 # --br from QEMU when the string has one.
-run_case sh-c-own-br 10.0.0.4 "bridge,id=n,br=br0,helper=$TGQ_HELPER --br=br0 --use-vnet"
-run_case sh-c-qemu-br 10.0.0.5 "tap,id=n,helper=$TGQ_HELPER --use-vnet"
+run_case sh-c-own-br 10.0.0.4 "bridge,id=n,br=br0,helper=$TG_H --br=br0 --use-vnet"
+run_case sh-c-qemu-br 10.0.0.5 "tap,id=n,helper=$TG_H --use-vnet"
 
-echo "--- refused: the ACL denies br0"
+tg_note "--- refused: the ACL denies br0"
 tg_acl "allow all" "deny br0"
-if tgq_start denied -machine none -netdev "bridge,id=n,br=br0,helper=$TGQ_HELPER"; then
+if tg_qemu_start denied -machine none -netdev "bridge,id=n,br=br0,helper=$TG_H"; then
     tg_fail "denied: QEMU started although the ACL denies br0"
 else
-    tgq_show_err denied
-    tg_check "denied: the helper's refusal is in QEMU's stderr" tgq_check_denial denied br0
-    tg_check "denied: QEMU reports the helper failure" grep -q 'bridge helper failed' "$TGQ_RUN/denied.err"
+    tg_qemu_err denied
+    tg_check "denied: the helper's refusal is in QEMU's stderr" tg_check_denial denied br0
+    tg_check "denied: QEMU reports the helper failure" grep -q 'bridge helper failed' "$TG_QRUN/denied.err"
 fi
-tg_check "denied: QEMU is not running" tgq_dead "$(tgq_pid denied)"
-tg_check "denied: no tap left" tgq_no_taps
+tg_check "denied: QEMU is not running" tg_dead "$(tg_qemu_pid denied)"
+tg_check "denied: no tap left" tg_no_taps
 tg_done

@@ -1,69 +1,59 @@
 #!/bin/bash
-# shellcheck disable=SC2154  # kver, busybox, vmlinux, initrd: set by tests/lib/guest.sh
 # Real QEMU with real guests: Debian's kernel (the one in /boot) and a
 # busybox initramfs built here with the virtio-net modules. Two guests, each
 # with its own MAC, get their NICs through `-netdev bridge,br=br0` and a
 # root-owned 4755 copy of the helper, QEMU running as the unprivileged test
 # user. Each guest pings the bridge's address and the other guest and
-# reports on its serial console; the host pings both guests. Skips (77)
+# reports on its serial console; the host pings both guests. Skips
 # without root, without a kernel in /boot or without busybox-static.
 here=$(cd "$(dirname "$0")" && pwd)
-skip() { echo "SKIP: $*"; exit 77; }
-[ "$(id -u)" -eq 0 ] || skip "needs root (namespaces, setuid copies)"
-. "$here/../lib/guest.sh"
+. "$here/../lib/tg.sh"
+tg_require_root
 # busybox-static installs a static /bin/busybox; the guest has no libc.
-guest_have_busybox || skip "no static /bin/busybox (apt-get install busybox-static)"
-guest_find_kernel || skip "no kernel with modules in /boot (apt-get install linux-image-amd64)"
+tg_have_busybox || tg_skip "no static /bin/busybox (apt-get install busybox-static)"
+tg_find_kernel || tg_skip "no kernel with modules in /boot (apt-get install linux-image-amd64)"
 
-. "$here/../lib/ns.sh"
 tg_isolate "$@"
-. "$here/lib.sh"
-tgq_pick_helper
-echo "guest kernel: $kver"
-guest_start_clock
-elapsed() { guest_ms; }
+tg_qemu_init
+tg_qemu_helper
+tg_note "guest kernel: $TG_KVER"
+tg_clock_start
 
 # --- guest kernel: an ELF vmlinux, cached in the build tree ---------------
-guest_kernel "${TAPGATE_BUILD_ROOT:+$TAPGATE_BUILD_ROOT/tests/qemu/guest}"
+tg_guest_kernel "${TAPGATE_BUILD_ROOT:+$TAPGATE_BUILD_ROOT/tests/qemu/guest}"
 # QEMU runs as the test user: it must be able to read the kernel.
-if ! tg_as "$TG_USER" test -r "$vmlinux"; then
-    cp "$vmlinux" "$TGQ_RUN/vmlinux"
-    vmlinux=$TGQ_RUN/vmlinux
+if ! tg_as "$TG_USER" test -r "$TG_VMLINUX"; then
+    cp "$TG_VMLINUX" "$TG_QRUN/vmlinux"
+    TG_VMLINUX=$TG_QRUN/vmlinux
 fi
-echo "kernel ready ($(elapsed))"
+tg_note "kernel ready ($(tg_ms))"
 
 # --- initramfs: busybox, /init, the virtio-net modules --------------------
-stage=$TG_ROOT/scratch/initramfs
-mkdir -p "$stage/bin" "$stage/dev" "$stage/modules"
-cp "$busybox" "$stage/bin/busybox"
-install -m 0755 "$here/guest-init.sh" "$stage/init"
-mknod -m 0600 "$stage/dev/console" c 5 1
+TG_STAGE=$TG_ROOT/scratch/initramfs
+mkdir -p "$TG_STAGE/bin" "$TG_STAGE/dev" "$TG_STAGE/modules"
+cp "$TG_BUSYBOX" "$TG_STAGE/bin/busybox"
+install -m 0755 "$here/full-init.sh" "$TG_STAGE/init"
+mknod -m 0600 "$TG_STAGE/dev/console" c 5 1
 
-guest_modules virtio_pci virtio_net
+tg_guest_modules virtio_pci virtio_net
 # QEMU runs as the test user: the initramfs must be readable by it.
-guest_pack "$TGQ_RUN/initrd.cpio"
-chmod 0644 "$initrd"
+tg_guest_pack "$TG_QRUN/initrd.cpio"
+chmod 0644 "$TG_INITRD"
 
 # --- the network and the guests -------------------------------------------
 tg_bridge br0
 ip addr add 10.0.0.1/24 dev br0
 tg_acl "allow br0"
 
-# Under TCG every boot step costs; these skip work a throwaway guest does
-# not need (CPU bug mitigations, crypto self-tests, timer and keyboard
-# probing, spare UARTs). panic=-1 with -no-reboot ends QEMU on a panic.
-cmdline="console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off cryptomgr.notests"
-cmdline+=" no_timer_check tsc=reliable i8042.noaux i8042.nokbd 8250.nr_uarts=1"
-
 # guest NAME IP MAC PING-LIST
 guest() {
     local name=$1 ip=$2 mac=$3 ping=$4
-    rm -f "$TGQ_RUN/$name.log"
-    tgq_start "$name" -machine pc -m 256 -smp 1 -no-reboot \
-        -kernel "$vmlinux" -initrd "$initrd" \
-        -append "$cmdline tg_ip=$ip tg_ping=$ping" \
-        -serial "file:$TGQ_RUN/$name.log" \
-        -netdev "bridge,id=n,br=br0,helper=$TGQ_HELPER" \
+    rm -f "$TG_QRUN/$name.log"
+    tg_qemu_start "$name" -machine pc -m 256 -smp 1 -no-reboot \
+        -kernel "$TG_VMLINUX" -initrd "$TG_INITRD" \
+        -append "$TG_GUEST_CMDLINE tg_ip=$ip tg_ping=$ping" \
+        -serial "file:$TG_QRUN/$name.log" \
+        -netdev "bridge,id=n,br=br0,helper=$TG_H" \
         -device "virtio-net-pci,netdev=n,mac=$mac,romfile="
 }
 mac_a=52:54:00:7e:57:0a
@@ -72,39 +62,40 @@ started=0
 if guest ga 10.0.0.11 "$mac_a" 10.0.0.1,10.0.0.12; then
     started=$((started + 1))
 else
-    tg_fail "guest A: QEMU did not start"; tgq_show_err ga
+    tg_fail "guest A: QEMU did not start"; tg_qemu_err ga
 fi
 if guest gb 10.0.0.12 "$mac_b" 10.0.0.1,10.0.0.11; then
     started=$((started + 1))
 else
-    tg_fail "guest B: QEMU did not start"; tgq_show_err gb
+    tg_fail "guest B: QEMU did not start"; tg_qemu_err gb
 fi
 [ $started -eq 2 ] || tg_done
 
-taps=$(tgq_taps_on br0)
+taps=$(tg_taps_on br0)
 if [ "$(echo "$taps" | grep -c .)" -ne 2 ]; then
-    tg_fail "want two taps on br0, have: $(tgq_tuns | tr '\n' ' ')"
+    tg_taps
+    tg_fail "want two taps on br0, have: $TG_TAPS"
 else
-    for t in $taps; do tgq_check_tap "$t" br0; done
+    for t in $taps; do tg_check_tap "$t" br0; done
 fi
 
 # A guest is finished when it says so, or when its QEMU is gone (a panic
 # ends it: panic=-1 and -no-reboot).
 guest_finished() {
-    grep -q '^TG: done' "$TGQ_RUN/$1.log" 2>/dev/null || tgq_dead "$(tgq_pid "$1")"
+    grep -q '^TG: done' "$TG_QRUN/$1.log" 2>/dev/null || tg_dead "$(tg_qemu_pid "$1")"
 }
 both_finished() { guest_finished ga && guest_finished gb; }
 # Generous: two TCG guests share two cores with whatever else is running.
-if ! tgq_wait 90 both_finished; then
+if ! tg_wait 90 both_finished; then
     tg_fail "guests did not finish within 90 s"
 fi
-echo "guests finished ($(elapsed))"
+tg_note "guests finished ($(tg_ms))"
 
-host_ping() { "$busybox" ping -c 1 -W 2 "$1" >/dev/null; }
+host_ping() { "$TG_BUSYBOX" ping -c 1 -W 2 "$1" >/dev/null; }
 check_guest() {  # NAME IP MAC PEER-IP
-    local name=$1 log=$TGQ_RUN/$1.log fails=$TG_FAILS
-    tgq_alive "$(tgq_pid "$name")" || tg_fail "$name: QEMU exited early"
-    tr -d '\r' < "$log" | grep '^TG: ' | sed "s/^/    $name: /"
+    local name=$1 log=$TG_QRUN/$1.log fails=$TG_FAILS
+    tg_alive "$(tg_qemu_pid "$name")" || tg_fail "$name: QEMU exited early"
+    tr -d '\r' < "$log" | grep '^TG: ' | sed "s/^/    $name: /" | tg_note
     tg_check "$name: up as $2 with MAC $3" grep -q "^TG: up $2 $3" "$log"
     tg_check "$name: pings the bridge (10.0.0.1)" grep -q '^TG: ping 10.0.0.1 ok' "$log"
     tg_check "$name: pings the other guest ($4)" grep -q "^TG: ping $4 ok" "$log"
@@ -125,8 +116,8 @@ port_b=$(fdb_port "$mac_b")
 own_taps() { [ -n "$port_a" ] && [ -n "$port_b" ] && [ "$port_a" != "$port_b" ]; }
 tg_check "br0 learnt guest A on ${port_a:-?}, guest B on ${port_b:-?}" own_taps
 
-tgq_stop ga || tg_fail "guest A's QEMU would not exit"
-tgq_stop gb || tg_fail "guest B's QEMU would not exit"
-tg_check "taps gone after QEMU exits" tgq_wait 5 tgq_no_taps
-echo "total $(elapsed)"
+tg_qemu_stop ga || tg_fail "guest A's QEMU would not exit"
+tg_qemu_stop gb || tg_fail "guest B's QEMU would not exit"
+tg_check "taps gone after QEMU exits" tg_wait 5 tg_no_taps
+tg_note "total $(tg_ms)"
 tg_done

@@ -1,32 +1,44 @@
-// tg-spawn: runs a bridge helper the way QEMU does (socketpair, fork, close
-// everything but 0-2 and the socket, exec with --use-vnet --fd=N --br=BR,
-// one recvmsg, waitpid) and prints one machine-readable line about what
-// came back. Options bend the protocol for hostile-caller tests.
+// tg-spawn: the tests' QEMU. Runs a bridge helper the way QEMU does
+// (socketpair, fork, close everything but 0-2 and the socket, exec with
+// --use-vnet --fd=N --br=BR, one recvmsg, waitpid) and prints one
+// machine-readable line about what came back. Its options bend every part
+// of that for the hostile-caller and fault tests: the fd, argv, the
+// environment, inherited fds and limits, failing system calls, and signals
+// at chosen moments.
 //
 // Report (stdout, one line, key=value separated by single spaces):
-//   exit=N signal=S timeout=0|1 recv=ok|eof|none|error:ERRNO bytes=B
-//   nfds=K fd=0|1 [ifname=NAME tap=0|1 no_pi=0|1 vnet_hdr=0|1
+//   exit=N signal=S timeout=0|1 stopped=0|1 recv=ok|eof|none|error:ERRNO
+//   bytes=B nfds=K fd=0|1 [ifname=NAME tap=0|1 no_pi=0|1 vnet_hdr=0|1
 //   multi_queue=0|1 chardev=0|1]
 // exit is -1 when the helper was killed (signal then names the signal);
-// recv gets ",ctrunc" when more fds came than there was room for; the
-// bracketed part (TUNGETIFF on the first fd received) only with fd=1.
+// stopped=1 when it stopped by itself (fault injection); recv gets
+// ",ctrunc" when more fds came than there was room for; the bracketed part
+// (TUNGETIFF on the first fd received) only with fd=1.
 // tg-spawn's own failures: "tg-spawn: ..." on stderr, exit 2.
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstddef>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -37,6 +49,8 @@
 #include <vector>
 
 #include "recv_fds.hpp"
+
+extern char** environ;
 
 namespace {
 
@@ -58,7 +72,8 @@ const char usage_text[] =
     "  --fd-arg TEXT   pass --fd=TEXT instead of --fd=N\n"
     "  --fd-kind KIND  what the helper gets at fd N: unix (default, a connected\n"
     "                  AF_UNIX stream socket), dgram, seqpacket, unconnected,\n"
-    "                  pipe, file, inet (connected TCP), closed\n"
+    "                  listen (a listening AF_UNIX socket), pipe, file, inet\n"
+    "                  (connected TCP), closed\n"
     "  --fd-num N      place it at fd N in the helper (default: where it lands)\n"
     "  --sh            QEMU's form for helper strings with spaces:\n"
     "                  /bin/sh -c \"HELPER ARGS... --use-vnet --fd=N --br=BR\",\n"
@@ -70,9 +85,25 @@ const char usage_text[] =
     "  --keep SECONDS  after the report, hold the tap fd until stdin reaches\n"
     "                  end of file or SECONDS pass\n"
     "  --timeout SECS  kill the helper if it has not finished (default 20)\n"
-    "In --fd-arg, HELPER and ARGS, {fd} stands for the number N.\n";
+    "  --fill          fill the helper's end of the socket with data never read\n"
+    "                  here (a caller whose socket the helper cannot write to)\n"
+    "  --empty-argv    exec with argv = { NULL } (argc 0)\n"
+    "  --setenv K=V    add K=V to the helper's environment (set in the exec,\n"
+    "                  never in tg-spawn's own)\n"
+    "  --env-fill N    add N variables Gn= to the helper's environment\n"
+    "  --open N        leave N more open, inheritable fds in the helper\n"
+    "  --nofile N      set RLIMIT_NOFILE (soft and hard) to N in the helper\n"
+    "  --fail CALL     the helper's CALL fails (close_range: ENOSYS;\n"
+    "                  prctl-dumpable, prctl-nnp: EINVAL) through a seccomp\n"
+    "                  filter set before exec (needs root: no no_new_privs)\n"
+    "  --kill-after US SIGKILL the helper US microseconds after fork\n"
+    "  --stop-after US SIGSTOP it US microseconds after fork, SIGCONT US later\n"
+    "  --on-stop ACT   when the helper stops by itself: cont (default) or kill\n"
+    "  --stop-gate F   ... but first create F.stopped and wait until F exists\n"
+    "In --fd-arg, HELPER and ARGS, {fd} stands for the number N. With\n"
+    "--no-vnet --no-fd --no-br, HELPER ARGS are passed exactly as given.\n";
 
-enum class Kind { unix_stream, dgram, seqpacket, unconnected, pipe, file, inet, closed };
+enum class Kind { unix_stream, dgram, seqpacket, unconnected, listening, pipe, file, inet, closed };
 
 struct Config {
     std::string bridge = "br0";
@@ -89,6 +120,17 @@ struct Config {
     bool close_stderr = false;
     int keep = 0;
     int timeout = 20;
+    bool fill = false;
+    bool empty_argv = false;
+    std::vector<std::string> setenv;
+    int env_fill = 0;
+    int open_n = 0;
+    int nofile = -1;
+    std::string fail_call;
+    long kill_after = -1;  // microseconds after fork
+    long stop_after = -1;
+    bool kill_on_stop = false;
+    std::string stop_gate;
     std::vector<std::string> helper;  // HELPER and its extra args
 };
 
@@ -105,6 +147,7 @@ Kind parse_kind(std::string_view s) {
     if (s == "dgram") return Kind::dgram;
     if (s == "seqpacket") return Kind::seqpacket;
     if (s == "unconnected") return Kind::unconnected;
+    if (s == "listen") return Kind::listening;
     if (s == "pipe") return Kind::pipe;
     if (s == "file") return Kind::file;
     if (s == "inet") return Kind::inet;
@@ -140,6 +183,20 @@ Config parse_args(int argc, char** argv) {
         else if (a == "--close-stderr") c.close_stderr = true;
         else if (a == "--keep") c.keep = parse_int(value("--keep"), "--keep");
         else if (a == "--timeout") c.timeout = parse_int(value("--timeout"), "--timeout");
+        else if (a == "--fill") c.fill = true;
+        else if (a == "--empty-argv") c.empty_argv = true;
+        else if (a == "--setenv") c.setenv.push_back(value("--setenv"));
+        else if (a == "--env-fill") c.env_fill = parse_int(value("--env-fill"), "--env-fill");
+        else if (a == "--open") c.open_n = parse_int(value("--open"), "--open");
+        else if (a == "--nofile") c.nofile = parse_int(value("--nofile"), "--nofile");
+        else if (a == "--fail") c.fail_call = value("--fail");
+        else if (a == "--kill-after") c.kill_after = parse_int(value("--kill-after"), "--kill-after");
+        else if (a == "--stop-after") c.stop_after = parse_int(value("--stop-after"), "--stop-after");
+        else if (a == "--on-stop") {
+            const std::string v = value("--on-stop");
+            if (v != "cont" && v != "kill") die("--on-stop: cont or kill, not " + v);
+            c.kill_on_stop = v == "kill";
+        } else if (a == "--stop-gate") c.stop_gate = value("--stop-gate");
         else if (a == "--help") {
             std::fputs(usage_text, stdout);
             std::exit(0);
@@ -154,6 +211,8 @@ Config parse_args(int argc, char** argv) {
         die("no helper given");
     }
     if (c.timeout == 0) die("--timeout must be at least 1");
+    if (c.fill && c.kind != Kind::unix_stream) die("--fill needs --fd-kind unix");
+    if (c.sh && c.empty_argv) die("--sh and --empty-argv exclude each other");
     return c;
 }
 
@@ -204,6 +263,16 @@ int make_endpoint(Kind kind, int& peer) {
         if (s < 0) die_errno("socket(AF_UNIX)");
         return s;
     }
+    case Kind::listening: {
+        // Autobind: an abstract name, nothing in the file system.
+        int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        if (s < 0) die_errno("socket(AF_UNIX)");
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(sa_family_t)) != 0) die_errno("bind");
+        if (::listen(s, 1) != 0) die_errno("listen");
+        return s;
+    }
     case Kind::pipe:
         if (::pipe2(sv, O_CLOEXEC) != 0) die_errno("pipe");
         // The helper gets the write end, where a sendmsg would go.
@@ -228,7 +297,48 @@ int make_endpoint(Kind kind, int& peer) {
     return -1;
 }
 
-[[noreturn]] void run_child(const Config& c, int endpoint, int fdnum) {
+// What the helper's end sends counts against its send buffer until this
+// end reads it: shrink the buffer, then fill it.
+void fill_socket(int fd) {
+    int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    char junk[1024] = {};
+    while (::send(fd, junk, sizeof junk, MSG_DONTWAIT) > 0) {
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) die_errno("filling the socket");
+}
+
+// A seccomp filter that makes one call fail as an old kernel or a broken
+// environment would. Everything else is allowed.
+bool fail_syscall(const std::string& what) {
+    unsigned nr = 0, err = 0;
+    long arg0 = -1;
+    if (what == "close_range") nr = SYS_close_range, err = ENOSYS;
+    else if (what == "prctl-dumpable") nr = SYS_prctl, arg0 = PR_SET_DUMPABLE, err = EINVAL;
+    else if (what == "prctl-nnp") nr = SYS_prctl, arg0 = PR_SET_NO_NEW_PRIVS, err = EINVAL;
+    else return false;
+    std::vector<sock_filter> f = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    if (arg0 >= 0) {
+        f.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])));
+        f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<unsigned>(arg0), 1, 0));
+        f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+    }
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)));
+    sock_fprog prog{static_cast<unsigned short>(f.size()), f.data()};
+    return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0;
+}
+
+[[noreturn]] void run_child(const Config& c, int endpoint, int fdnum, char** envp,
+                            const sigset_t& mask) {
+    // The helper gets the signal mask the caller had, not ours.
+    ::sigprocmask(SIG_SETMASK, &mask, nullptr);
     // Place the endpoint where asked; everything else above 2 goes, as in
     // QEMU's child.
     int at = endpoint;
@@ -248,6 +358,13 @@ int make_endpoint(Kind kind, int& peer) {
         if (at != 1) ::close(1);
     }
     if (c.close_stderr && at != 2) ::close(2);
+    for (int k = 0; k < c.open_n; ++k)
+        if (::open("/dev/null", O_RDONLY) < 0) _exit(126);
+    if (c.nofile >= 0) {
+        rlimit rl{static_cast<rlim_t>(c.nofile), static_cast<rlim_t>(c.nofile)};
+        if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(126);
+    }
+    if (!c.fail_call.empty() && !fail_syscall(c.fail_call)) _exit(125);
 
     // Tests that write their own --fd option need the number it lands on.
     auto with_fd = [fdnum](std::string t) {
@@ -275,7 +392,7 @@ int make_endpoint(Kind kind, int& peer) {
         cmd += ' ';
         cmd += c.pass_br && !has_br ? br_opt : "";
         const char* args[] = {"sh", "-c", cmd.c_str(), nullptr};
-        ::execv("/bin/sh", const_cast<char* const*>(args));
+        ::execve("/bin/sh", const_cast<char* const*>(args), envp);
         std::fprintf(stderr, "tg-spawn: exec /bin/sh: %s\n", std::strerror(errno));
         _exit(127);
     }
@@ -286,15 +403,12 @@ int make_endpoint(Kind kind, int& peer) {
     if (c.pass_fd) words.push_back(fd_opt);
     if (c.pass_br) words.push_back(br_opt);
     std::vector<char*> args;
-    for (auto& w : words) args.push_back(w.data());
+    if (!c.empty_argv)
+        for (auto& w : words) args.push_back(w.data());
     args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    std::fprintf(stderr, "tg-spawn: exec %s: %s\n", args[0], std::strerror(errno));
+    ::execve(words[0].c_str(), args.data(), envp);
+    std::fprintf(stderr, "tg-spawn: exec %s: %s\n", words[0].c_str(), std::strerror(errno));
     _exit(127);
-}
-
-int pidfd_open(pid_t pid) {
-    return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0U));
 }
 
 struct Received {
@@ -357,6 +471,12 @@ void hold(int seconds) {
     }
 }
 
+using Clock = std::chrono::steady_clock;
+
+long micros_since(Clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -373,62 +493,124 @@ int main(int argc, char** argv) {
     } else {
         fdnum = c.fd_num >= 0 ? c.fd_num : endpoint;
     }
+    if (c.fill) fill_socket(endpoint);
+
+    // Built before fork: the child only execs.
+    std::vector<std::string> fill;
+    for (int k = 0; k < c.env_fill; ++k) fill.push_back("G" + std::to_string(k) + "=");
+    std::vector<std::string> setenv = c.setenv;
+    std::vector<char*> envp;
+    for (char** e = environ; *e; ++e) envp.push_back(*e);
+    for (auto& f : fill) envp.push_back(f.data());
+    for (auto& f : setenv) envp.push_back(f.data());
+    envp.push_back(nullptr);
+
+    // SIGCHLD through a signalfd: it is the one event that reports a
+    // helper that stopped, as well as one that exited.
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    if (::sigprocmask(SIG_BLOCK, &chld, &old) != 0) die_errno("sigprocmask");
+    const int sigfd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0) die_errno("signalfd");
 
     std::fflush(nullptr);
+    const auto t0 = Clock::now();
     pid_t pid = ::fork();
     if (pid < 0) die_errno("fork");
-    if (pid == 0) run_child(c, endpoint, fdnum);
+    if (pid == 0) run_child(c, endpoint, fdnum, envp.data(), old);
     if (endpoint >= 0) ::close(endpoint);
     if (c.close_peer && peer >= 0) {
         ::close(peer);
         peer = -1;
     }
 
-    int pidfd = pidfd_open(pid);
-    if (pidfd < 0) die_errno("pidfd_open");
-
-    // Wait for the first of: something to read (QEMU's blocking recvmsg),
-    // or the helper's exit. A datagram socket never signals end of file, so
-    // after the exit one non-blocking recvmsg takes whatever was sent.
+    // Until the helper exits: one recvmsg as soon as something is there to
+    // read (QEMU's blocking recvmsg), the timed signals, a stop. A caller
+    // that never reads (--fill) does not look at its socket at all.
     Received got;
-    bool timed_out = false;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(c.timeout);
+    bool received = peer < 0 || c.fill;
+    bool timed_out = false, stopped = false, stop_sent = false, cont_sent = false;
+    long kill_after = c.kill_after;
+    const long limit = c.timeout * 1000000L;
+    int status = 0;
     for (;;) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        deadline - std::chrono::steady_clock::now())
-                        .count();
-        if (left <= 0) {
-            timed_out = true;
+        const long us = micros_since(t0);
+        if (kill_after >= 0 && us >= kill_after) {
             ::kill(pid, SIGKILL);
-            break;
+            kill_after = -1;
         }
-        pollfd p[2] = {{pidfd, POLLIN, 0}, {peer, POLLIN, 0}};
-        int r = ::poll(p, peer >= 0 ? 2 : 1, static_cast<int>(left));
+        if (c.stop_after >= 0 && !stop_sent && us >= c.stop_after) {
+            ::kill(pid, SIGSTOP);
+            stop_sent = true;
+        }
+        if (stop_sent && !cont_sent && us >= 2 * c.stop_after) {
+            ::kill(pid, SIGCONT);
+            cont_sent = true;
+        }
+        if (!timed_out && us >= limit) {
+            ::kill(pid, SIGKILL);
+            timed_out = true;
+        }
+
+        pid_t w;
+        while ((w = ::waitpid(pid, &status, WNOHANG | WUNTRACED)) < 0 && errno == EINTR) {
+        }
+        if (w < 0) die_errno("waitpid");
+        if (w == pid && WIFSTOPPED(status)) {
+            if (!stop_sent) {
+                // Stopped by itself (fault injection's "stop").
+                stopped = true;
+                if (!c.stop_gate.empty()) {
+                    int f = ::open((c.stop_gate + ".stopped").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+                    if (f >= 0) ::close(f);
+                    struct stat st;
+                    while (::stat(c.stop_gate.c_str(), &st) != 0 && micros_since(t0) < limit) ::usleep(1000);
+                }
+                ::kill(pid, c.kill_on_stop ? SIGKILL : SIGCONT);
+            }
+            continue;
+        }
+        if (w == pid) break;
+
+        // Sleep until the next thing to do.
+        long next = timed_out ? -1 : limit;
+        if (kill_after >= 0) next = std::min(next, kill_after);
+        if (c.stop_after >= 0 && !stop_sent) next = std::min(next, c.stop_after);
+        if (stop_sent && !cont_sent) next = std::min(next, 2 * c.stop_after);
+        timespec ts{}, *tsp = nullptr;
+        if (next >= 0) {
+            const long left = std::max(0L, next - micros_since(t0));
+            ts.tv_sec = left / 1000000;
+            ts.tv_nsec = (left % 1000000) * 1000;
+            tsp = &ts;
+        }
+        pollfd p[2] = {{sigfd, POLLIN, 0}, {peer, POLLIN, 0}};
+        int r = ::ppoll(p, received ? 1 : 2, tsp, nullptr);
         if (r < 0) {
             if (errno == EINTR) continue;
             die_errno("poll");
         }
-        if (r == 0) continue;
-        if (peer >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            got = receive_once(peer, false);
-            break;
-        }
         if (p[0].revents & POLLIN) {
-            if (peer >= 0) got = receive_once(peer, true);
-            break;
+            signalfd_siginfo si;
+            while (::read(sigfd, &si, sizeof si) > 0) {
+            }
+        }
+        if (!received && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            got = receive_once(peer, false);
+            received = true;
         }
     }
-
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) die_errno("waitpid");
-    }
+    // A datagram socket never signals end of file: after the exit one
+    // non-blocking recvmsg takes whatever was sent.
+    if (!received) got = receive_once(peer, true);
     if (peer >= 0) ::close(peer);
 
     std::string line;
     line += "exit=" + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     line += " signal=" + std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     line += " timeout=" + std::to_string(timed_out ? 1 : 0);
+    line += " stopped=" + std::to_string(stopped ? 1 : 0);
     line += " recv=" + got.recv;
     line += " bytes=" + std::to_string(got.bytes);
     line += " nfds=" + std::to_string(got.fds.size());

@@ -1,6 +1,6 @@
 # shellcheck shell=dash
-# Sourced by the /init scripts of the tests/vm guests (guest-init.sh,
-# guest-qemu.sh): mounts, the real ip/bridge/setpriv, the bridge and tun
+# Sourced by the /init scripts of the tests/guest-kernel guests (vlan-init.sh,
+# vlan-qemu-init.sh): mounts, the real ip/bridge/setpriv, the bridge and tun
 # modules, and the reporting functions. Every result is a "TG: ok ..." or
 # "TG: FAIL ..." line on the serial console; "TG: done ..." comes last,
 # then the guest powers off.

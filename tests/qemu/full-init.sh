@@ -1,7 +1,7 @@
 #!/bin/busybox sh
-# /init of the test guests' initramfs (busybox only). Parameters come from
-# the kernel command line, which hands unknown name=value words to init as
-# environment variables:
+# /init of the qemu-full guests' initramfs (tests/qemu/full.sh; busybox
+# only). Parameters come from the kernel command line, which hands unknown
+# name=value words to init as environment variables:
 #   tg_ip=A.B.C.D        address for eth0 (/24)
 #   tg_ping=IP[,IP...]   addresses to ping, in order
 # Every line meant for the test starts with "TG: "; the test reads them from

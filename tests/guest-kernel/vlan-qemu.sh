@@ -4,54 +4,54 @@
 # users' "guests" in one VLAN reach each other (ARP and ping), a third
 # user's in another VLAN neither reaches them nor hears their broadcasts.
 #
-# The initramfs is built as for vlan.sh (tests/vm/lib.sh), with
+# The initramfs is built as for vlan.sh (tests/lib/guest.sh), with
 # qemu-system-x86_64, its shared libraries and its TCG accelerator module
-# added, and udpguest (tests/vm/udpguest.cpp). tests/vm/guest-qemu.sh, as
+# added, and udpguest (tests/tools/udpguest.cpp). tests/guest-kernel/vlan-qemu-init.sh, as
 # /init, starts three `-machine none` QEMUs as tgalice, tgcarol (VLAN 10,
 # group tglab) and tgbob (VLAN 20), each with `-netdev bridge,br=br0,
 # helper=/bin/tapgate` hubbed to a UDP socket netdev, and udpguest plays
 # their guests on the UDP side. Results are "TG: ok/FAIL" lines on the
 # serial console.
 #
-# Skips (77) as vlan.sh does; with CI set, those are failures instead.
+# Skips as vlan.sh does; with CI set, those are failures instead.
 # Environment: TAPGATE_BUILD_ROOT (helper/tapgate), UDPGUEST, HELPER,
 # QEMU (used both to boot the guest and inside it), PYTHON.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
-vm_prereqs
-udpguest=${UDPGUEST:-$build/tests/vm/udpguest}
-[ -x "$udpguest" ] || missing "not built: '$udpguest' (set TAPGATE_BUILD_ROOT or UDPGUEST)"
-qemu_bin=$(command -v "$qemu")
+. "$here/../lib/tg.sh"
+tg_guest_prereqs
+udpguest=${UDPGUEST:-${TAPGATE_BUILD_ROOT:-}/tests/tools/udpguest}
+[ -x "$udpguest" ] || tg_missing "not built: '$udpguest' (set TAPGATE_BUILD_ROOT or UDPGUEST)"
+qemu_bin=$(command -v "$TG_QEMU")
 # QEMU loads its TCG accelerator as a module (Debian builds it so) from
 # ../lib/<multiarch>/qemu next to the binary; a build without modules has
 # none to copy.
 qemu_mods=$(cd "$(dirname "$qemu_bin")/.." && pwd)/lib/x86_64-linux-gnu/qemu
 
-. "$here/../lib/ns.sh"
 tg_isolate "$@"
-vm_start_clock
-echo "guest kernel: $kver; helper under test: $helper; QEMU: $qemu_bin"
-vm_kernel
+tg_clock_start
+tg_note "guest kernel: $TG_KVER; helper under test: $TG_HELPER_SRC; QEMU: $qemu_bin"
+tg_guest_kernel "${TAPGATE_BUILD_ROOT:+$TAPGATE_BUILD_ROOT/tests/guest-kernel/guest}"
+tg_note "kernel ready ($(tg_ms))"
 
-vm_stage "$here/guest-qemu.sh"
-if ! { copy_exe "$helper" /bin/tapgate 4755 &&
-        copy_exe "$udpguest" /bin/udpguest &&
-        copy_exe "$qemu_bin" /usr/bin/qemu-system-x86_64 &&
-        copy_exe "$ip_bin" /usr/sbin/ip &&
-        copy_exe "$bridge_bin" /usr/sbin/bridge &&
-        copy_exe "$setpriv_bin" /usr/bin/setpriv; }; then
+tg_guest_stage "$here/vlan-qemu-init.sh"
+if ! { tg_copy_exe "$TG_HELPER_SRC" /bin/tapgate 4755 &&
+        tg_copy_exe "$udpguest" /bin/udpguest &&
+        tg_copy_exe "$qemu_bin" /usr/bin/qemu-system-x86_64 &&
+        tg_copy_exe "$(command -v ip)" /usr/sbin/ip &&
+        tg_copy_exe "$(command -v bridge)" /usr/sbin/bridge &&
+        tg_copy_exe "$(command -v setpriv)" /usr/bin/setpriv; }; then
     tg_fail "could not copy the programs into the initramfs"
     tg_done
 fi
 m=$qemu_mods/accel-tcg-x86_64.so
-if [ -f "$m" ] && ! copy_exe "$m" "/usr/lib/x86_64-linux-gnu/qemu/${m##*/}" 0644; then
+if [ -f "$m" ] && ! tg_copy_exe "$m" "/usr/lib/x86_64-linux-gnu/qemu/${m##*/}" 0644; then
     tg_fail "could not copy $m"
     tg_done
 fi
-vm_modules bridge tun
-vm_pack
+tg_guest_modules bridge tun
+tg_guest_pack "$TG_ROOT/scratch/initrd.cpio"
 
 # QEMU's libraries are most of the initramfs; three QEMUs run in the guest.
-vm_boot 768
-vm_results
+tg_guest_boot 768
+tg_guest_results
 tg_done

@@ -1,6 +1,6 @@
 #!/bin/busybox sh
 # shellcheck shell=dash
-# /init of the VLAN test guest (tests/vm/vlan.sh builds the initramfs).
+# /init of the VLAN test guest (tests/guest-kernel/vlan.sh builds the initramfs).
 # The guest runs Debian's kernel, which has bridge VLAN filtering (the host
 # kernel may not), and plays both sides: root sets up the bridges and the
 # config files, unprivileged users get taps from the setuid /bin/tapgate.
@@ -8,12 +8,12 @@
 # console; "TG: done ..." comes last, then the guest powers off. If this
 # script hangs, the host's timeout ends QEMU.
 # shellcheck disable=SC2154  # A_tap, A_mac, ... are set through eval (start)
-. /guest-lib.sh
+. /init-lib.sh
 
 # Syslog listener: the helper's audit line must carry the VLAN.
 syslogd -n -O /run/messages &
 
-# Policy (vlan_setup in guest-lib.sh), plus br1, which asks for a VLAN
+# Policy (vlan_setup in init-lib.sh), plus br1, which asks for a VLAN
 # without filtering (the refusal case).
 vlan_setup 'allow br1
 ' '
@@ -91,7 +91,7 @@ fi
 say "taps ready after $(cut -d' ' -f1 /proc/uptime) s (began at $T0)"
 
 # --- what the kernel says -------------------------------------------------
-# Each tap: on br0, up, and exactly one VLAN (check_port, guest-lib.sh).
+# Each tap: on br0, up, and exactly one VLAN (check_port, init-lib.sh).
 check_port A "$A_tap" 10
 check_port C "$C_tap" 10
 check_port B "$B_tap" 20

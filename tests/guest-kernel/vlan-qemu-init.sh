@@ -1,6 +1,6 @@
 #!/bin/busybox sh
 # shellcheck shell=dash
-# /init of the real-QEMU VLAN test guest (tests/vm/vlan-qemu.sh builds the
+# /init of the real-QEMU VLAN test guest (tests/guest-kernel/vlan-qemu.sh builds the
 # initramfs). Three QEMUs with no guest (`-machine none`) run as tgalice,
 # tgcarol (VLAN 10, group tglab) and tgbob (VLAN 20), each with
 # `-netdev bridge,br=br0,helper=/bin/tapgate` hubbed to a UDP socket netdev
@@ -9,7 +9,7 @@
 # one seen by the other. Every result is a "TG: ok/FAIL ..." line on the
 # serial console; the host's timeout ends QEMU if this hangs.
 # shellcheck disable=SC2154  # A_tap, ... are set through eval
-. /guest-lib.sh
+. /init-lib.sh
 
 vlan_setup '' ''
 

@@ -1,7 +1,8 @@
-// udpguest: plays the guests of several QEMUs that have no guest at all
-// (`-machine none`): each QEMU hubs its bridge netdev (the tap from the
-// helper) to a `-netdev socket,udp=` netdev, which carries every Ethernet
-// frame as one UDP datagram, so a UDP socket here is a wire into the tap.
+// udpguest: the tests' guest. Plays the guests of one or several QEMUs
+// that have no guest at all (`-machine none`): each QEMU hubs its bridge
+// netdev (the tap from the helper) to a `-netdev socket,udp=` netdev, which
+// carries every Ethernet frame as one UDP datagram, so a UDP socket here is
+// a wire into the tap.
 //
 //   udpguest NAME:LISTEN-PORT:QEMU-PORT:IPV4 ...
 //
@@ -13,8 +14,11 @@
 // line on stdout:
 //   ping FROM TO MS     ARP for TO's address, then one ICMP echo, both
 //                       resent every 250 ms, for at most MS milliseconds
-//                       -> "ping FROM TO ok arp=MAC ms=N" (the ARP reply
-//                       must name TO's MAC) or "ping FROM TO fail WHY"
+//                       -> "ping FROM TO ok arp=MAC ms=N" or "ping FROM TO
+//                       fail WHY". TO is a guest's NAME (the ARP reply must
+//                       name its MAC) or an IPv4 address outside udpguest,
+//                       such as the host's on the bridge (the caller checks
+//                       the MAC)
 //   bcast FROM MARKER   a broadcast frame (EtherType 0x88b5) carrying
 //                       MARKER -> "bcast FROM MARKER sent"
 //   serve MS            only answer for MS milliseconds -> "serve MS"
@@ -216,7 +220,8 @@ bool serve(Clock::time_point deadline, Done done) {
     }
 }
 
-std::string ping(Guest& a, Guest& b, int ms) {
+// TO_IP's owner must answer from WANT_MAC, if given.
+std::string ping(Guest& a, const unsigned char* to_ip, const unsigned char* want_mac, int ms) {
     const auto start = Clock::now();
     const auto deadline = start + std::chrono::milliseconds(ms);
     a.arp_replies.clear();
@@ -224,11 +229,11 @@ std::string ping(Guest& a, Guest& b, int ms) {
     const unsigned char* peer_mac = nullptr;
     Frame reply;
     while (!peer_mac) {
-        send(a, arp(a, 1, bcast_mac, zero_mac, b.ip));
+        send(a, arp(a, 1, bcast_mac, zero_mac, to_ip));
         auto step = std::min(deadline, Clock::now() + std::chrono::milliseconds(250));
         serve(step, [&] {
             for (auto& r : a.arp_replies)
-                if (std::memcmp(r.data() + 14 + 14, b.ip, 4) == 0) {
+                if (std::memcmp(r.data() + 14 + 14, to_ip, 4) == 0) {
                     reply = r;
                     peer_mac = reply.data() + 14 + 8;
                     return true;
@@ -237,18 +242,18 @@ std::string ping(Guest& a, Guest& b, int ms) {
         });
         if (!peer_mac && Clock::now() >= deadline) return "fail no ARP reply";
     }
-    if (std::memcmp(peer_mac, b.mac, 6) != 0) return "fail ARP reply names " + mac_text(peer_mac);
+    if (want_mac && std::memcmp(peer_mac, want_mac, 6) != 0) return "fail ARP reply names " + mac_text(peer_mac);
     const std::string arp_mac = mac_text(peer_mac);
     unsigned char rest[4 + 24] = {0x74, 0x67, 0, 1};
     std::memcpy(rest + 4, "tapgate-vlan-qemu-ping!", 24);
     bool got = false;
     while (!got) {
-        send(a, icmp(a, peer_mac, b.ip, 8, rest, sizeof rest));
+        send(a, icmp(a, peer_mac, to_ip, 8, rest, sizeof rest));
         auto step = std::min(deadline, Clock::now() + std::chrono::milliseconds(250));
         got = serve(step, [&] {
             for (auto& r : a.echo_replies) {
                 const unsigned char* ic = r.data() + 14 + 20;
-                if (r.size() >= 14 + 20 + 8 + sizeof rest - 4 && std::memcmp(r.data() + 14 + 12, b.ip, 4) == 0 &&
+                if (r.size() >= 14 + 20 + 8 + sizeof rest - 4 && std::memcmp(r.data() + 14 + 12, to_ip, 4) == 0 &&
                     std::memcmp(ic + 4, rest, sizeof rest) == 0)
                     return true;
             }
@@ -302,7 +307,15 @@ int main(int argc, char** argv) {
         if (w.empty()) continue;
         std::string out;
         if (w[0] == "ping" && w.size() == 4) {
-            out = "ping " + w[1] + " " + w[2] + " " + ping(find(w[1]), find(w[2]), number(w[3]));
+            unsigned char addr[4];
+            std::string r;
+            if (::inet_pton(AF_INET, w[2].c_str(), addr) == 1) {
+                r = ping(find(w[1]), addr, nullptr, number(w[3]));
+            } else {
+                const Guest& to = find(w[2]);
+                r = ping(find(w[1]), to.ip, to.mac, number(w[3]));
+            }
+            out = "ping " + w[1] + " " + w[2] + " " + r;
         } else if (w[0] == "bcast" && w.size() == 3) {
             Guest& g = find(w[1]);
             Frame f = eth(bcast_mac, g.mac, eth_marker);

@@ -2,6 +2,9 @@
 // socketpair, fork, exec HELPER [--use-vnet] --fd=N --br=BR, one recvmsg,
 // waitpid) and then plays a guest's NIC on it, driven by commands on stdin,
 // so that a shell script can check which taps hear which frames.
+// Why not tg-spawn: tg-spawn only reports on the tap and holds it; tapio is
+// the guest NIC on it, sending and counting frames for as long as the test
+// talks to it.
 //
 //   tapio [--vnet] [--timeout SECS] HELPER BRIDGE
 //
@@ -39,7 +42,7 @@
 #include <utility>
 #include <vector>
 
-#include "../tools/recv_fds.hpp"
+#include "recv_fds.hpp"
 
 namespace {
 

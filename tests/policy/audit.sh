@@ -139,6 +139,14 @@ logged 157 "refused: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=
 tg_spawn tguser --fd-kind pipe --fd-num 7 -- "$TG_H"; tg_expect_refusal "not a socket"
 logged 157 "refused: user=? uid=$TG_UID pid=? via=setuid bridge=br0 reason=\"--fd=7: not a socket\""
 tg_verdict "syslog_facility = local3: <158> for a grant, <157> for a refusal, a bad --fd too"
+# A helper that cannot give up its privileges does not read tapgate.conf
+# with them: its refusal goes out with the defaults, whatever the file says.
+# (A seccomp filter makes PR_SET_DUMPABLE fail; that takes root.)
+tg_conf "[global]" "syslog = no" "syslog_facility = local3"
+tg_spawn root --fail prctl-dumpable -- "$TG_H"; tg_expect_refusal "privilege drop failed"
+logged 85 "refused: user=? uid=0 pid=? via=setuid bridge=br0 reason=\"privilege drop failed: cannot make the process non-dumpable: Invalid argument\""
+tg_verdict "a failed privilege drop is logged with the defaults (authpriv), not as tapgate.conf says"
+tg_conf
 tg_release
 tg_conf
 

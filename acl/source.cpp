@@ -50,6 +50,9 @@ const char* pseudo_filesystem(const struct statfs& fs) {
     case PSTOREFS_MAGIC: return "pstore";
     case DEVPTS_SUPER_MAGIC: return "devpts";
     case 0x62656570: return "configfs";  // CONFIGFS_MAGIC
+    // A user's FUSE mount over a directory or file they own can claim any
+    // owner and mode for what its server makes up.
+    case 0x65735546: return "fuse";  // FUSE_SUPER_MAGIC
     default: return nullptr;
     }
 }
@@ -110,7 +113,9 @@ constexpr int max_symlinks = 40;
 // that far: every directory that could have made it so is root's.
 class Walk {
 public:
-    explicit Walk(std::string_view path) { push(path); }
+    // A path that ends in '/' names a directory (the kernel's rule): a file
+    // there is not found (ENOTDIR), as qemu-bridge-helper's fopen() finds.
+    explicit Walk(std::string_view path) : trailing_slash_(path.size() > 1 && path.back() == '/') { push(path); }
 
     FileContent open_file() {
         if (auto why = to_root(); !why.empty()) return refused(why);
@@ -131,7 +136,13 @@ public:
                 if (done) return std::move(*done);
                 continue;  // a symbolic link: its target is now in rest_
             }
-            UniqueFd entry(::openat(dir_.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+            // O_DIRECTORY: an automount point is a directory whose lookup
+            // with it mounts what is behind; without it the walk would see
+            // the empty trigger and take a file behind it for missing. A
+            // symbolic link gives ENOTDIR, and is opened as itself below.
+            UniqueFd entry(::openat(dir_.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
+            if (!entry && errno == ENOTDIR)
+                entry.reset(::openat(dir_.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
             if (!entry) return missing(errno);
             struct stat st{};
             if (::fstat(entry.get(), &st) != 0) return refused(std::string("cannot stat: ") + std::strerror(errno));
@@ -222,6 +233,7 @@ private:
         case EACCES:
         case EPERM:
         case ENAMETOOLONG:
+        case ENOTDIR:
             return not_accessible(e);
         default:
             // EMFILE, EIO...: the file may exist and hold denies, so this
@@ -235,6 +247,12 @@ private:
     // when it was a symbolic link, whose target is then walked.
     std::optional<FileContent> open_last(const std::string& name) {
         const std::string path = join(name);
+        if (trailing_slash_) {
+            struct stat st{};
+            if (::fstatat(dir_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(st.st_mode) &&
+                !S_ISDIR(st.st_mode))
+                return missing(ENOTDIR);
+        }
         UniqueFd fd(::openat(dir_.get(), name.c_str(),
                              O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
         if (!fd) {
@@ -280,6 +298,7 @@ private:
         return c;
     }
 
+    const bool trailing_slash_;
     std::vector<std::string> rest_;
     UniqueFd dir_;
     std::string walked_;  // the path of dir_, as walked

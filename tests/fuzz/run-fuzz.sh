@@ -2,6 +2,8 @@
 # Builds the libFuzzer targets with clang and runs each for a while over a
 # copy of its seed corpus. Exits non-zero if a build fails or a fuzzer finds
 # a crash, a leak, a sanitizer report, a timeout or a broken invariant.
+# Standard output is TAP, one case per target (what meson counts);
+# the compilers' and fuzzers' own output goes to standard error.
 #
 #   tests/fuzz/run-fuzz.sh [SECONDS] [OUTDIR] [TARGET...]
 #
@@ -30,6 +32,13 @@ fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
+n=0 failed=0
+# result OK DESCRIPTION: one TAP case.
+result() {
+    n=$((n + 1))
+    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
+}
+
 acl_src="$root/acl/text.cpp $root/acl/parser.cpp $root/acl/decision.cpp $root/acl/source.cpp $root/acl/settings.cpp -linih"
 for t in $targets; do
     case $t in
@@ -41,13 +50,16 @@ for t in $targets; do
     # Built directly rather than through meson so that CI needs no second
     # build directory configured with clang. Always rebuilt: it takes
     # seconds, and a stale binary would fuzz old code.
-    echo "run-fuzz.sh: building $out/fuzz_$t with $cxx"
+    echo "run-fuzz.sh: building $out/fuzz_$t with $cxx" >&2
     # shellcheck disable=SC2086
-    "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
+    if ! "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion -Wold-style-cast \
         -I"$root/acl" -I"$root/helper" \
-        "$here/fuzz_$t.cpp" $src -o "$out/fuzz_$t.new"
+        "$here/fuzz_$t.cpp" $src -o "$out/fuzz_$t.new" >&2; then
+        result 1 "fuzz_$t builds"
+        continue
+    fi
     mv "$out/fuzz_$t.new" "$out/fuzz_$t"
 
     # The working corpus starts from the seeds and keeps what earlier runs
@@ -55,7 +67,7 @@ for t in $targets; do
     mkdir -p "$out/corpus-$t"
     cp "$here/corpus/$t/"* "$out/corpus-$t/"
 
-    echo "run-fuzz.sh: fuzzing $t for ${seconds}s"
+    echo "run-fuzz.sh: fuzzing $t for ${seconds}s" >&2
     status=0
     ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}" \
     UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
@@ -67,10 +79,14 @@ for t in $targets; do
         -dict="$here/$t.dict" \
         -print_final_stats=1 \
         -artifact_prefix="$out/$t-" \
-        "$out/corpus-$t" || status=$?
+        "$out/corpus-$t" 2> "$out/$t.log" || status=$?
+    cat "$out/$t.log" >&2
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$t.log" | tail -n 1)
     if [ "$status" -ne 0 ]; then
-        echo "run-fuzz.sh: $t FAILED (status $status); reproducer in $out/ ($t-crash-*, $t-leak-*, ...)" >&2
-        exit 1
+        result 1 "fuzz_$t: status $status; reproducer in $out/ ($t-crash-*, $t-leak-*, ...)"
+    else
+        result 0 "fuzz_$t: no crashes in ${seconds}s (${execs:-?} inputs)"
     fi
-    echo "run-fuzz.sh: $t: no crashes in ${seconds}s"
 done
+echo "1..$n"
+[ "$failed" -eq 0 ]

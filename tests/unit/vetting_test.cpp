@@ -235,6 +235,17 @@ TEST_CASE("a file counts as missing or unreadable only behind a trusted path") {
     }
 }
 
+TEST_CASE("a path ending in '/' names a directory: a file there is not found") {
+    // As the kernel (and qemu-bridge-helper's fopen()) see it: ENOTDIR.
+    TempDir d;
+    d.write("a.conf", "allow br0\n");
+    std::string link = d / "link.conf";
+    REQUIRE(::symlink("a.conf", link.c_str()) == 0);
+    CHECK(read_status(d / "a.conf/") == "not_accessible:" + std::to_string(ENOTDIR));
+    CHECK(read_status(link + "/") == "not_accessible:" + std::to_string(ENOTDIR));
+    CHECK(read_status(d.path() + "/") == "refused:is a directory, not a regular file");
+}
+
 TEST_CASE("a deny include cannot be made to vanish through a directory a user owns") {
     TempDir d;
     d.mkdir("user", 0755, nobody_uid, nobody_gid);

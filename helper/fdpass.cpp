@@ -153,6 +153,9 @@ Message receive(int socket, std::size_t max, int stop, Deadline deadline) {
             ::poll(&p, 1, ms);
             continue;
         }
+        // A peer that closed with our data unread resets the connection;
+        // what it had sent before is still the message.
+        if (n < 0 && errno == ECONNRESET && !m.text.empty()) return m;
         if (n < 0) throw system_error("cannot read from the socket");
         for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
             if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;

@@ -92,7 +92,8 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
     // installed with neither setuid nor the file capability): the service,
     // if it runs, serves the request. Asked with no privilege at all, so
     // that what the kernel tells it about the caller is the caller.
-    const bool forward = !privileges::can_make_taps();
+    const std::optional<std::string> no_taps = privileges::why_no_taps(caller_nnp);
+    const bool forward = no_taps.has_value();
     if (forward) privileges::drop_all();
 
     if (!helper_mode) {
@@ -138,9 +139,7 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
     rec.facility = settings::facility_code(conf.facility).value_or(-1);
     if (early) throw *early;
     if (forward)
-        throw Error(std::string("cannot create a tap device: ") +
-                    (caller_nnp ? "no_new_privs is set, so the kernel ignores tapgate's setuid bit"
-                                : "tapgate has no CAP_NET_ADMIN (install it setuid root or with cap_net_admin+ep)") +
+        throw Error("cannot create a tap device: " + *no_taps +
                     "; the tapgate service can serve such callers: systemctl start tapgate.socket");
     run_helper(*parsed, lock, files, conf, rec);
     return 0;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "userns.hpp"
 
 namespace tapgate::privileges {
 
@@ -124,9 +125,14 @@ void drop_to_net_admin() {
 
 void drop_all() { become({::getuid(), ::getgid(), std::nullopt}, false); }
 
-bool can_make_taps() {
+std::optional<std::string> why_no_taps(bool caller_nnp) {
     capng_clear(CAPNG_SELECT_BOTH);
-    return capng_get_caps_process() == 0 && capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN);
+    if (capng_get_caps_process() != 0 || !capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN))
+        return caller_nnp ? "no_new_privs is set, so the kernel ignores tapgate's setuid bit"
+                          : "tapgate has no CAP_NET_ADMIN (install it setuid root or with cap_net_admin+ep)";
+    if (!userns::governs_network_namespace())
+        return "tapgate runs in a user namespace whose capabilities do not reach this network namespace";
+    return std::nullopt;
 }
 
 bool no_new_privs() { return ::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1; }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace tapgate::privileges {
@@ -34,10 +35,13 @@ void drop_to_net_admin();
 // all, real ids. Root stays root.
 void drop_all();
 
-// Whether the process, after the drop, can create taps: CAP_NET_ADMIN
-// permitted. Not so under no_new_privs (the kernel ignores the setuid bit)
-// or when installed with neither setuid nor the file capability.
-bool can_make_taps();
+// Why the process, after the drop, cannot create taps, or nullopt if it
+// can: CAP_NET_ADMIN must be permitted, which it is not under no_new_privs
+// (`caller_nnp`: the kernel ignored the setuid bit) or when installed with
+// neither setuid nor the file capability, and must count in the network
+// namespace, which it does not for root in a user namespace of the
+// caller's making.
+std::optional<std::string> why_no_taps(bool caller_nnp);
 
 // Whether no_new_privs is set on this process (for the setuid helper: read
 // before the drop, which sets it, it says whether the caller set it).

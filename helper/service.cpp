@@ -25,7 +25,9 @@
 #include "privileges.hpp"
 #include "report.hpp"
 #include "request.hpp"
+#include "quota.hpp"
 #include "settings.hpp"
+#include "userns.hpp"
 #include "wire.hpp"
 
 namespace tapgate::service {
@@ -60,6 +62,10 @@ int explain(const std::string& bridge, const State& st, std::string& text) {
 // through the same pipeline as the setuid helper. Returns the exit status.
 int serve(int conn, const State& st, pid_t service) {
     const fdpass::Peer peer = fdpass::peer(conn);
+    // A lock file description of its own, opened while still root: quota
+    // locks belong to the open file description, so children sharing the
+    // service's would never wait for each other.
+    const UniqueFd lock = quota::open_lock_file();
     audit::Record rec;
     rec.uid = peer.uid;
     rec.pid = peer.pid;
@@ -70,12 +76,15 @@ int serve(int conn, const State& st, pid_t service) {
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || ::getppid() != service) return 1;
     fault::point("after-drop");
 
-    request::Files files;
-    const settings::Settings conf = request::read_settings(files);
-    rec.enabled = conf.syslog;
-    rec.facility = settings::facility_code(conf.facility).value_or(-1);
     bool explaining = false;
     try {
+        // Asked here, as the caller: reading a process's namespaces takes
+        // its uid (or CAP_SYS_PTRACE, which the service does not have).
+        if (auto why = userns::foreign(peer.pid, peer.uid)) throw Error(*why);
+        request::Files files;
+        const settings::Settings conf = request::read_settings(files);
+        rec.enabled = conf.syslog;
+        rec.facility = settings::facility_code(conf.facility).value_or(-1);
         fdpass::Message m = fdpass::receive(conn, wire::max_request, '\n', Clock::now() + st.limits.request);
         if (m.fd || m.extra_fds) throw Error("malformed request: it came with file descriptors");
         const wire::Request req = wire::decode(m.text);
@@ -87,13 +96,16 @@ int serve(int conn, const State& st, pid_t service) {
             reply(conn, r);
             return r.status;
         }
-        const tap::Tap tap = request::serve(files, conf, req.bridge, req.use_vnet, st.lock.get(), rec);
+        const tap::Tap tap = request::serve(files, conf, req.bridge, req.use_vnet, lock.get(), rec);
         reply(conn, {wire::Reply::Kind::ok, {}, 0}, tap.fd.get());
         fault::point("after-send");
         return 0;
-    } catch (const Error& e) {
-        if (!explaining) audit::refused(rec, e.what());
-        reply(conn, {wire::Reply::Kind::refused, e.what(), 1});
+    } catch (const std::exception& e) {
+        const std::string why = dynamic_cast<const Error*>(&e) ? e.what()
+                              : dynamic_cast<const std::bad_alloc*>(&e) ? "out of memory"
+                                                                          : std::string("internal error: ") + e.what();
+        if (!explaining) audit::refused(rec, why);
+        reply(conn, {wire::Reply::Kind::refused, why, 1});
         return 1;
     }
 }
@@ -102,16 +114,15 @@ int serve(int conn, const State& st, pid_t service) {
     int status = 1;
     try {
         status = serve(conn, st, service);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
         // Before the request could be read: the privilege change failed,
-        // or the kernel would not say who connected.
+        // the kernel would not say who connected, or the reply could not
+        // be sent.
         try {
             reply(conn, {wire::Reply::Kind::refused, e.what(), 1});
-        } catch (const Error&) {
+        } catch (const std::exception&) {
         }
-        report::failure(e.what());
-    } catch (const std::exception& e) {
-        report::failure(std::string("internal error: ") + e.what());
+        report::failure(e.what(), "tapgated");
     }
     std::fflush(nullptr);
     ::_exit(status);
@@ -127,6 +138,7 @@ struct Child {
     pid_t pid;
     uid_t uid;
     Clock::time_point deadline;
+    bool killed = false;
 };
 
 }  // namespace
@@ -147,31 +159,37 @@ int run(int listen_fd, const State& st) {
     const pid_t self = ::getpid();
 
     std::vector<Child> children;
+    auto end = [&](Child& c, const char* why) {
+        if (c.killed) return;
+        std::fprintf(stderr, "tapgated: a request of uid %u %s: ended\n", static_cast<unsigned>(c.uid), why);
+        ::kill(c.pid, SIGKILL);
+        c.killed = true;
+    };
     auto reap = [&] {
         for (;;) {
             int status = 0;
-            pid_t pid = ::waitpid(-1, &status, WNOHANG);
+            pid_t pid = ::waitpid(-1, &status, WNOHANG | WUNTRACED);
             if (pid <= 0) return;
-            std::erase_if(children, [pid](const Child& c) { return c.pid == pid; });
+            auto it = std::find_if(children.begin(), children.end(), [pid](const Child& c) { return c.pid == pid; });
+            if (it == children.end()) continue;
+            // A child runs as its caller, who may stop it to hold its
+            // place: a stopped request is over.
+            if (WIFSTOPPED(status)) end(*it, "was stopped");
+            else children.erase(it);
         }
     };
+    const auto limit = std::chrono::duration_cast<std::chrono::seconds>(st.limits.child).count();
+    const std::string overdue = "took longer than " + std::to_string(limit) + " s";
     for (;;) {
         auto now = Clock::now();
-        for (const Child& c : children) {
-            if (c.deadline > now) continue;
-            std::fprintf(stderr, "tapgated: a request of uid %u took longer than %lld s: stopped\n",
-                         static_cast<unsigned>(c.uid),
-                         static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(st.limits.child).count()));
-            ::kill(c.pid, SIGKILL);
-        }
+        for (Child& c : children)
+            if (c.deadline <= now) end(c, overdue.c_str());
         // Until the next child is due, if any.
         int timeout = -1;
-        if (!children.empty()) {
-            auto due = std::min_element(children.begin(), children.end(), [](const Child& a, const Child& b) {
-                           return a.deadline < b.deadline;
-                       })->deadline;
-            timeout = static_cast<int>(
-                std::max<long long>(1, std::chrono::ceil<std::chrono::milliseconds>(due - now).count()));
+        for (const Child& c : children) {
+            if (c.killed) continue;
+            auto ms = std::max<long long>(1, std::chrono::ceil<std::chrono::milliseconds>(c.deadline - now).count());
+            timeout = timeout < 0 ? static_cast<int>(ms) : std::min(timeout, static_cast<int>(ms));
         }
         // At the limit, connections wait in the socket's backlog.
         const bool room = children.size() < st.limits.children;
@@ -210,13 +228,13 @@ int run(int listen_fd, const State& st) {
         ucred cred{};
         socklen_t len = sizeof cred;
         if (::getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
-        if (cred.uid == st.overflow_uid || cred.gid == st.overflow_gid) {
+        if ((st.overflow_uid && cred.uid == *st.overflow_uid) || (st.overflow_gid && cred.gid == *st.overflow_gid)) {
             turn_away(conn.get(), "the tapgate service cannot tell who you are: your user id does not map "
                                   "into its user namespace");
             continue;
         }
         const auto mine = std::count_if(children.begin(), children.end(),
-                                        [&](const Child& c) { return c.uid == cred.uid; });
+                                        [&](const Child& c) { return c.uid == cred.uid && !c.killed; });
         if (static_cast<unsigned>(mine) >= st.limits.per_user) {
             turn_away(conn.get(), "the tapgate service is serving " + std::to_string(mine) +
                                       " requests of yours already; try again when they are done");

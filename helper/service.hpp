@@ -10,9 +10,9 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 
-#include "unique_fd.hpp"
 
 namespace tapgate::service {
 
@@ -28,10 +28,11 @@ struct Limits {
 };
 
 struct State {
-    UniqueFd lock;             // the quota lock file, opened by root
-    std::string lock_problem;  // why `lock` is unusable, for --explain; empty when fine
-    uid_t overflow_uid = 65534;  // what SO_PEERCRED gives for ids not mapped here
-    gid_t overflow_gid = 65534;
+    std::string lock_problem;  // why the quota lock file is unusable, for --explain; empty when fine
+    // What SO_PEERCRED gives for ids that do not map into the service's
+    // user namespace; nullopt in the initial one, where every id maps.
+    std::optional<uid_t> overflow_uid;
+    std::optional<gid_t> overflow_gid;
     Limits limits;
 };
 

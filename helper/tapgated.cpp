@@ -23,7 +23,7 @@ extern char** environ;
 namespace tapgate {
 namespace {
 
-// The ids SO_PEERCRED gives for a peer whose ids do not map into this user
+// The id SO_PEERCRED gives for a peer whose ids do not map into this user
 // namespace.
 unsigned overflow_id(const char* path) {
     unsigned id = 65534;
@@ -32,6 +32,18 @@ unsigned overflow_id(const char* path) {
         std::fclose(f);
     }
     return id;
+}
+
+// Whether this is the initial user namespace, where every id maps (its
+// uid_map is the whole range).
+bool initial_user_namespace() {
+    unsigned long inside = 1, outside = 1, count = 0;
+    std::FILE* f = std::fopen("/proc/self/uid_map", "re");
+    if (!f) return false;
+    const bool whole = std::fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 &&
+                       outside == 0 && count == 4294967295UL;
+    std::fclose(f);
+    return whole;
 }
 
 int run() {
@@ -46,10 +58,13 @@ int run() {
         throw Error("the socket systemd passed is not a listening unix stream socket");
 
     service::State st;
-    st.lock = quota::open_lock_file();
-    if (!st.lock) st.lock_problem = "the service cannot use it: " + quota::lock_file_problem();
-    st.overflow_uid = overflow_id("/proc/sys/kernel/overflowuid");
-    st.overflow_gid = overflow_id("/proc/sys/kernel/overflowgid");
+    // Each child opens the lock file for itself; this only says whether it
+    // can.
+    if (!quota::open_lock_file()) st.lock_problem = "the service cannot use it: " + quota::lock_file_problem();
+    if (!initial_user_namespace()) {
+        st.overflow_uid = overflow_id("/proc/sys/kernel/overflowuid");
+        st.overflow_gid = overflow_id("/proc/sys/kernel/overflowgid");
+    }
     privileges::keep_for_service();
     ::sd_notify(0, "READY=1");
     // Nothing after this reads the environment; the children run NSS

@@ -34,13 +34,66 @@ tg_elapsed() { tg_note "time: $(tg_ms)"; }
 # root-owned 4755 copy named NAME (default tapgate) in $TG_ROOT/bin, where
 # setuid is honoured and the test users can reach it (the build tree may
 # sit under a private home directory). Sets TG_HELPER_SRC and TG_H.
+#
+# With TG_VIA=service the copy is plain 0755, so it has no CAP_NET_ADMIN
+# and passes every request on to the service, which tg_service_start
+# starts: the same test then runs against the service path.
 tg_helper() {
     TG_HELPER_SRC=${HELPER:-${TAPGATE_BUILD_ROOT:-}/helper/tapgate}
     if [ ! -x "$TG_HELPER_SRC" ]; then
         echo "helper not found: '$TG_HELPER_SRC' (set HELPER or TAPGATE_BUILD_ROOT)" >&2
         exit 1
     fi
-    TG_H=$(tg_setuid_copy "$TG_HELPER_SRC" "${1:-tapgate}")
+    if [ "${TG_VIA:-setuid}" = service ]; then
+        TG_H=$TG_ROOT/bin/${1:-tapgate}
+        install -o root -g root -m 0755 "$TG_HELPER_SRC" "$TG_H"
+        [ -n "$TG_SERVICE_PID" ] || tg_service_start
+    else
+        TG_H=$(tg_setuid_copy "$TG_HELPER_SRC" "${1:-tapgate}")
+    fi
+}
+
+# --- the service ----------------------------------------------------------------
+# tg_service_start: tapgated, started the way systemd starts it: the
+# build's tapgate.service gives the command (ExecStart) and tapgate.socket
+# the socket and its mode, and systemd-socket-activate (systemd is not
+# PID 1 here) does the rest. The command's path (the installed libexecdir)
+# gets the build's tapgated through an overlay private to this test's mount
+# namespace; the socket lives in its private /run. Sets TG_SERVICE_PID and
+# TG_SERVICE_SOCKET; $TG_ROOT/service.log collects the service's stderr.
+TG_SERVICE_PID=
+TG_SERVICE_SOCKET=
+tg_service_start() {
+    local units=${TAPGATE_BUILD_ROOT:-}/helper exec dir base mode i
+    tg_need "$units/tapgated" "$units/tapgate.service" "$units/tapgate.socket"
+    exec=$(sed -n 's/^ExecStart=//p' "$units/tapgate.service")
+    TG_SERVICE_SOCKET=$(sed -n 's/^ListenStream=//p' "$units/tapgate.socket")
+    mode=$(sed -n 's/^SocketMode=//p' "$units/tapgate.socket")
+    dir=${exec%/*}
+    base=$dir
+    until [ -d "$base" ]; do base=${base%/*}; done
+    mkdir -p "$TG_ROOT/svc-upper" "$TG_ROOT/svc-work"
+    mount -t overlay tapgate-svc -o "lowerdir=$base,upperdir=$TG_ROOT/svc-upper,workdir=$TG_ROOT/svc-work" "$base"
+    mkdir -p "$dir"
+    install -o root -g root -m 0755 "$units/tapgated" "${exec%% *}"
+    mkdir -p "${TG_SERVICE_SOCKET%/*}"
+    # shellcheck disable=SC2086
+    systemd-socket-activate -l "$TG_SERVICE_SOCKET" -- $exec > "$TG_ROOT/service.log" 2>&1 &
+    TG_SERVICE_PID=$!
+    for ((i = 0; i < 500; i++)); do
+        [ -S "$TG_SERVICE_SOCKET" ] && break
+        sleep 0.01
+    done
+    # systemd-socket-activate knows no SocketMode=: the unit's, by hand.
+    chmod "${mode:-0666}" "$TG_SERVICE_SOCKET"
+}
+
+# tg_service_stop: stops the service (SIGTERM, as systemd would) and waits.
+tg_service_stop() {
+    [ -n "$TG_SERVICE_PID" ] || return 0
+    kill "$TG_SERVICE_PID" 2> /dev/null
+    wait "$TG_SERVICE_PID" 2> /dev/null
+    TG_SERVICE_PID=
 }
 
 # tg_differential_helpers: the two sides of a differential test as
@@ -386,6 +439,7 @@ tg_monitor_sync() {
 # tg_cleanup (the EXIT trap tg_isolate sets): holders, the monitor, QEMUs.
 tg_cleanup() {
     tg_release --kill 2> /dev/null
+    tg_service_stop
     if [ -n "$TG_MON_PID" ]; then
         kill "$TG_MON_PID" 2> /dev/null
         wait "$TG_MON_PID" 2> /dev/null

@@ -95,6 +95,29 @@ int Socket::ifindex(const std::string& name) {
     return ifr.ifr_ifindex;
 }
 
+bool Socket::index_in_use(int ifindex) {
+    ifreq ifr{};
+    ifr.ifr_ifindex = ifindex;
+    if (::ioctl(nl_socket_get_fd(sock_.get()), SIOCGIFNAME, &ifr) == 0) return true;
+    if (errno == ENODEV) return false;
+    throw system_error("cannot look up interface index " + std::to_string(ifindex));
+}
+
+std::optional<Socket::AliasedLink> Socket::link(int ifindex) {
+    err_ = {};
+    rtnl_link* raw = nullptr;
+    int rc = rtnl_link_get_kernel(sock_.get(), ifindex, nullptr, &raw);
+    if (rc != 0) {
+        if (err_.error == ENODEV || rc == -NLE_OBJ_NOTFOUND || rc == -NLE_NODEV) return std::nullopt;
+        failed(rc);
+        throw Error("cannot look up interface index " + std::to_string(ifindex) + ": " + describe());
+    }
+    LinkPtr l(raw);
+    const char* alias = rtnl_link_get_ifalias(raw);
+    const char* name = rtnl_link_get_name(raw);
+    return AliasedLink{ifindex, rtnl_link_get_master(raw), name ? name : "", alias ? alias : ""};
+}
+
 int Socket::change_link(int ifindex, rtnl_link* changes) {
     err_ = {};
     LinkPtr orig(rtnl_link_alloc());

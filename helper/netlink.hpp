@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,10 @@ public:
     // ifindex of an interface, or 0 if there is none by that name.
     int ifindex(const std::string& name);
 
+    // Whether an interface has this index: one ioctl, no netlink round
+    // trip. Throws on errors other than "no such device".
+    bool index_in_use(int ifindex);
+
     // One RTM_NEWLINK applying `changes` to the link with `ifindex`.
     // Returns 0 or the kernel's errno (details in last_error()).
     int change_link(int ifindex, rtnl_link* changes);
@@ -58,6 +63,9 @@ public:
         std::string alias;
     };
     std::vector<AliasedLink> links_with_alias(const std::string& alias_prefix);
+
+    // The link with this index, or nullopt if there is none.
+    std::optional<AliasedLink> link(int ifindex);
 
     // Bridge attributes libnl 3.7 does not parse: whether VLAN filtering is
     // on, and the PVID new ports get. Throws tapgate::Error.

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -111,11 +112,63 @@ UserLock::~UserLock() {
     ::fcntl(fd_, F_OFD_SETLK, &l);
 }
 
-unsigned count(netlink::Socket& nl, uid_t uid, int bridge_ifindex) {
-    unsigned n = 0;
-    for (const auto& link : nl.links_with_alias(std::string(prefix)))
-        if (link.master == bridge_ifindex && uid_of(link.alias) == static_cast<long>(uid)) ++n;
-    return n;
+int first_slot(uid_t uid, int bridge_ifindex) {
+    // 2^19 ranges of 1024 from 2^24 up: every index stays below 2^31 (an
+    // index is a positive int), and above the kernel's own counter for
+    // any host that has not made millions of interfaces.
+    std::uint64_t x = (std::uint64_t{uid} << 32) | static_cast<std::uint32_t>(bridge_ifindex);
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return (1 << 24) + static_cast<int>(x & ((1U << 19) - 1)) * slots;
 }
 
+namespace {
+
+enum class Slot { free, mine, other };
+
+// Visits the user's slots on the bridge in order, while `visit(index,
+// what)` returns true. A slot in use is the user's when its interface
+// carries the user's alias and is a port of the bridge: another user's
+// range can share the hash, and only root can change either.
+template <typename Visit>
+void scan(netlink::Socket& nl, uid_t uid, int bridge_ifindex, Visit visit) {
+    const int first = first_slot(uid, bridge_ifindex);
+    for (int index = first; index < first + slots; ++index) {
+        Slot what = Slot::free;
+        if (nl.index_in_use(index)) {
+            auto l = nl.link(index);
+            if (!l) what = Slot::free;  // gone between the two looks
+            else if (l->master == bridge_ifindex && uid_of(l->alias) == static_cast<long>(uid)) what = Slot::mine;
+            else what = Slot::other;
+        }
+        if (!visit(index, what)) return;
+    }
+}
+
+}  // namespace
+
+Census census(netlink::Socket& nl, uid_t uid, int bridge_ifindex, unsigned enough, std::size_t free_wanted) {
+    Census c;
+    scan(nl, uid, bridge_ifindex, [&](int index, Slot what) {
+        if (what == Slot::mine) ++c.held;
+        if (what == Slot::free && c.free.size() < free_wanted) c.free.push_back(index);
+        return c.held < enough;
+    });
+    return c;
+}
+
+std::vector<int> free_slots(netlink::Socket& nl, uid_t uid, int bridge_ifindex, std::size_t wanted) {
+    std::vector<int> free;
+    const int first = first_slot(uid, bridge_ifindex);
+    for (int index = first; index < first + slots && free.size() < wanted; ++index)
+        if (!nl.index_in_use(index)) free.push_back(index);
+    return free;
+}
+
+unsigned count(netlink::Socket& nl, uid_t uid, int bridge_ifindex) {
+    return census(nl, uid, bridge_ifindex).held;
+}
 }  // namespace tapgate::quota

@@ -6,7 +6,10 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "netlink.hpp"
 #include "unique_fd.hpp"
@@ -48,6 +51,31 @@ private:
     int fd_;
     uid_t uid_;
 };
+
+// Where a user's taps on a bridge live: the helper gives each tap its
+// interface index (tap::create), from 1024 slots of a range picked by a
+// hash of the uid and the bridge's index. Counting a user's taps then looks
+// at those slots alone, at the same cost however many interfaces the host
+// or the bridge has (a bridge holds at most 1023 ports). Another user's
+// range may share the hash: a tap counts only if it carries the user's
+// alias and is a port of the bridge.
+inline constexpr int slots = 1024;
+int first_slot(uid_t uid, int bridge_ifindex);
+
+struct Census {
+    unsigned held = 0;      // the user's taps on the bridge, persistent ones included
+    std::vector<int> free;  // indexes of free slots, lowest first
+};
+
+// The user's taps on the bridge and its free slots (at most `free_wanted`
+// of them). With `enough`, stops once that many taps are found: the
+// quota is reached, and the rest does not matter.
+Census census(netlink::Socket& nl, uid_t uid, int bridge_ifindex,
+              unsigned enough = std::numeric_limits<unsigned>::max(), std::size_t free_wanted = 16);
+
+// The user's free slots on the bridge, lowest first, without counting:
+// for a request without a quota, which needs an index only.
+std::vector<int> free_slots(netlink::Socket& nl, uid_t uid, int bridge_ifindex, std::size_t wanted = 16);
 
 // Taps on the bridge `bridge_ifindex` that tapgate made for `uid`,
 // persistent ones included.

@@ -4,7 +4,6 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 
 #include <cstring>
 
@@ -14,21 +13,10 @@
 namespace tapgate::tap {
 
 namespace {
-
 constexpr const char* tun_path = "/dev/net/tun";
-
-// An interface index from 2^24 to 2^31 - 1 (an index is a positive int).
-unsigned int random_index() {
-    unsigned int r = 0;
-    if (::getrandom(&r, sizeof r, 0) != static_cast<ssize_t>(sizeof r))
-        throw system_error("cannot get random bytes for the tap's interface index");
-    constexpr unsigned int low = 1U << 24, high = 0x7fffffffU;
-    return low + r % (high - low + 1);
-}
-
 }  // namespace
 
-Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner) {
+Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner, const std::vector<int>& indexes) {
     // The fd goes to QEMU, which may exec other programs: close-on-exec
     // applies to this process only and does not travel with SCM_RIGHTS.
     UniqueFd fd(::open(tun_path, O_RDWR | O_CLOEXEC));
@@ -54,12 +42,11 @@ Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner) {
     // looking it up by name would trust that nobody renamed the tap and
     // gave its name to another interface meanwhile (possible for a caller
     // with CAP_NET_ADMIN in a network namespace of its own). So the index
-    // is chosen here, at random from a range the kernel's own counter
-    // takes years to reach, and set before the device exists.
+    // is chosen here, one of `indexes`, and set before the device exists.
     unsigned int index = 0;
-    int e = 0;
-    for (int attempt = 0; attempt < 8; ++attempt) {
-        index = random_index();
+    int e = ENOSPC;
+    for (int candidate : indexes) {
+        index = static_cast<unsigned int>(candidate);
         if (::ioctl(fd.get(), TUNSETIFINDEX, &index) != 0)
             throw system_error("cannot choose the tap's interface index");
         const privileges::NetAdmin raised;
@@ -68,8 +55,10 @@ Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner) {
             break;
         }
         e = errno;
-        if (e != EBUSY) break;  // EBUSY: the index is taken
+        if (e != EBUSY) break;  // EBUSY: the index was taken meanwhile
     }
+    if (e == EBUSY || e == ENOSPC)
+        throw Error("cannot create a tap device: none of its interface indexes is free (see Quotas in tapgate.conf(5))");
     if (e != 0) {
         if (e == EPERM)
             throw Error("cannot create a tap device: " + std::string(std::strerror(e)) +

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "unique_fd.hpp"
 
@@ -20,8 +21,10 @@ struct Tap {
 
 // Opens /dev/net/tun and creates a tap from `name_template` ("tap%d"):
 // IFF_TAP | IFF_NO_PI, plus IFF_VNET_HDR when `want_vnet_hdr` and the
-// kernel offers it, with `owner` as its tun owner, the only user who may
-// attach to it by name once it is persistent. Throws tapgate::Error.
-Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner);
+// kernel offers it, with the first of `indexes` that is free as its
+// interface index (see quota::first_slot), and `owner` as its tun owner,
+// the only user who may attach to it by name once it is persistent.
+// Throws tapgate::Error.
+Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner, const std::vector<int>& indexes);
 
 }  // namespace tapgate::tap

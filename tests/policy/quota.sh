@@ -263,6 +263,32 @@ else
     for t in $TG_TAPS; do ip link del "$t"; done
 fi
 
+# --- the count looks at the user's own slots of interface indexes --------------
+# Each tap takes its index from the user's slots on the bridge, and counting
+# looks there only. An interface of someone else's in one of those slots
+# (another user whose slots share the hash, or root's) is skipped: it does
+# not count, and the next free slot is taken.
+tg_conf "[bridge br0]" "quota = 2"
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+first=$(tg_read "/sys/class/net/${TG_R[ifname]:-?}/ifindex")
+tap=${TG_R[ifname]:-?}
+tg_release
+tg_gone "$tap" || tg_problem "$tap did not go away"
+ip link add tgfa index "$first" type veth peer name tgfb
+ip link set tgfa alias "tapgate uid=$TG_UID"
+ip link add tgfc index $((first + 1)) type veth peer name tgfd
+ip link set tgfc alias "tapgate uid=$TG_ALICE_UID"
+ip link set tgfc master br0
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+index=$(tg_read "/sys/class/net/${TG_R[ifname]:-?}/ifindex")
+[ "$index" = $((first + 2)) ] || tg_problem "the tap has index $index, not $((first + 2)), the first free slot"
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_hold tguser -- "$TG_H"; tg_expect_refusal "quota reached: tguser holds 2 of 2"
+tg_verdict "interfaces of others in a user's slots neither count nor take the tap's index"
+tg_release
+ip link del tgfa
+ip link del tgfc
+
 # --- group and user sections override the bridge quota ----------------------
 tg_conf "[bridge br0]" "quota = 3" "[bridge br0 group tglab]" "quota = 1"
 tg_hold tgalice -- "$TG_H"; tg_expect_grant

@@ -138,27 +138,50 @@ int Socket::request(nl_msg* msg) {
 }
 
 namespace {
-struct CacheDeleter { void operator()(nl_cache* c) const { nl_cache_free(c); } };
+
+struct AliasQuery {
+    std::string prefix;
+    std::vector<Socket::AliasedLink> found;
+};
+
+int on_tun_link(nl_msg* msg, void* arg) {
+    auto* q = static_cast<AliasQuery*>(arg);
+    nlattr* tb[IFLA_MAX + 1] = {};
+    if (nlmsg_parse(nlmsg_hdr(msg), sizeof(ifinfomsg), tb, IFLA_MAX, nullptr) < 0) return NL_SKIP;
+    if (!tb[IFLA_IFALIAS] || !tb[IFLA_IFNAME]) return NL_OK;
+    const std::string alias = nla_get_string(tb[IFLA_IFALIAS]);
+    if (alias.compare(0, q->prefix.size(), q->prefix) != 0) return NL_OK;
+    const auto* ifi = static_cast<const ifinfomsg*>(nlmsg_data(nlmsg_hdr(msg)));
+    const int master = tb[IFLA_MASTER] ? static_cast<int>(nla_get_u32(tb[IFLA_MASTER])) : 0;
+    q->found.push_back({ifi->ifi_index, master, nla_get_string(tb[IFLA_IFNAME]), alias});
+    return NL_OK;
 }
+
+}  // namespace
 
 std::vector<Socket::AliasedLink> Socket::links_with_alias(const std::string& alias_prefix) {
     err_ = {};
-    nl_cache* raw = nullptr;
-    if (int rc = rtnl_link_alloc_cache(sock_.get(), AF_UNSPEC, &raw); rc < 0) {
+    // Only tun devices, filtered by the kernel: the dump costs what the
+    // host's taps cost, not every interface it has.
+    ifinfomsg ifi{};
+    ifi.ifi_family = AF_UNSPEC;
+    MsgPtr msg(nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP));
+    if (!msg || nlmsg_append(msg.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0) throw Error("out of memory");
+    nlattr* info = nla_nest_start(msg.get(), IFLA_LINKINFO);
+    if (!info || nla_put_string(msg.get(), IFLA_INFO_KIND, "tun") < 0) throw Error("out of memory");
+    nla_nest_end(msg.get(), info);
+    AliasQuery q{alias_prefix, {}};
+    std::unique_ptr<nl_cb, CbDeleter> base(nl_socket_get_cb(sock_.get()));
+    std::unique_ptr<nl_cb, CbDeleter> cb(base ? nl_cb_clone(base.get()) : nullptr);
+    if (!cb) throw Error("out of memory");
+    nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, on_tun_link, &q);
+    int rc = nl_send_auto(sock_.get(), msg.get());
+    if (rc >= 0) rc = nl_recvmsgs(sock_.get(), cb.get());
+    if (rc < 0) {
         failed(rc);
         throw Error("cannot list network interfaces: " + describe());
     }
-    std::unique_ptr<nl_cache, CacheDeleter> cache(raw);
-    std::vector<AliasedLink> out;
-    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
-        auto* link = reinterpret_cast<rtnl_link*>(o);
-        const char* alias = rtnl_link_get_ifalias(link);
-        if (!alias || std::strncmp(alias, alias_prefix.c_str(), alias_prefix.size()) != 0) continue;
-        const char* name = rtnl_link_get_name(link);
-        out.push_back({rtnl_link_get_ifindex(link), rtnl_link_get_master(link), name ? name : "",
-                       alias});
-    }
-    return out;
+    return std::move(q.found);
 }
 
 namespace {

@@ -54,8 +54,8 @@ public:
     // for the kernel's ack. Returns 0 or the kernel's errno.
     int request(nl_msg* msg);
 
-    // Every link whose interface alias starts with `alias_prefix`, as
-    // (ifindex, master ifindex, alias). One dump through libnl's cache.
+    // Every tun device whose interface alias starts with `alias_prefix`, as
+    // (ifindex, master ifindex, name, alias). One dump, filtered by kind.
     struct AliasedLink {
         int ifindex = 0;
         int master = 0;

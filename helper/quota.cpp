@@ -127,37 +127,22 @@ int first_slot(uid_t uid, int bridge_ifindex) {
 
 namespace {
 
-enum class Slot { free, mine, other };
-
-// Visits the user's slots on the bridge in order, while `visit(index,
-// what)` returns true. A slot in use is the user's when its interface
-// carries the user's alias and is a port of the bridge: another user's
-// range can share the hash, and only root can change either.
-template <typename Visit>
-void scan(netlink::Socket& nl, uid_t uid, int bridge_ifindex, Visit visit) {
-    const int first = first_slot(uid, bridge_ifindex);
-    for (int index = first; index < first + slots; ++index) {
-        Slot what = Slot::free;
-        if (nl.index_in_use(index)) {
-            auto l = nl.link(index);
-            if (!l) what = Slot::free;  // gone between the two looks
-            else if (l->master == bridge_ifindex && uid_of(l->alias) == static_cast<long>(uid)) what = Slot::mine;
-            else what = Slot::other;
-        }
-        if (!visit(index, what)) return;
-    }
+// Whether the interface in a used slot is the user's: its alias names the
+// user and it is a port of the bridge (another user's range can share the
+// hash, and only root can change either).
+bool mine(netlink::Socket& nl, int index, uid_t uid, int bridge_ifindex) {
+    auto l = nl.link(index);
+    return l && l->master == bridge_ifindex && uid_of(l->alias) == static_cast<long>(uid);
 }
 
 }  // namespace
 
-Census census(netlink::Socket& nl, uid_t uid, int bridge_ifindex, unsigned enough, std::size_t free_wanted) {
-    Census c;
-    scan(nl, uid, bridge_ifindex, [&](int index, Slot what) {
-        if (what == Slot::mine) ++c.held;
-        if (what == Slot::free && c.free.size() < free_wanted) c.free.push_back(index);
-        return c.held < enough;
-    });
-    return c;
+unsigned count(netlink::Socket& nl, uid_t uid, int bridge_ifindex, unsigned enough) {
+    unsigned n = 0;
+    const int first = first_slot(uid, bridge_ifindex);
+    for (int index = first; index < first + slots && n < enough; ++index)
+        if (nl.index_in_use(index) && mine(nl, index, uid, bridge_ifindex)) ++n;
+    return n;
 }
 
 std::vector<int> free_slots(netlink::Socket& nl, uid_t uid, int bridge_ifindex, std::size_t wanted) {
@@ -168,7 +153,4 @@ std::vector<int> free_slots(netlink::Socket& nl, uid_t uid, int bridge_ifindex, 
     return free;
 }
 
-unsigned count(netlink::Socket& nl, uid_t uid, int bridge_ifindex) {
-    return census(nl, uid, bridge_ifindex).held;
-}
 }  // namespace tapgate::quota

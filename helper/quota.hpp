@@ -62,23 +62,14 @@ private:
 inline constexpr int slots = 1024;
 int first_slot(uid_t uid, int bridge_ifindex);
 
-struct Census {
-    unsigned held = 0;      // the user's taps on the bridge, persistent ones included
-    std::vector<int> free;  // indexes of free slots, lowest first
-};
-
-// The user's taps on the bridge and its free slots (at most `free_wanted`
-// of them). With `enough`, stops once that many taps are found: the
-// quota is reached, and the rest does not matter.
-Census census(netlink::Socket& nl, uid_t uid, int bridge_ifindex,
-              unsigned enough = std::numeric_limits<unsigned>::max(), std::size_t free_wanted = 16);
-
 // The user's free slots on the bridge, lowest first, without counting:
 // for a request without a quota, which needs an index only.
 std::vector<int> free_slots(netlink::Socket& nl, uid_t uid, int bridge_ifindex, std::size_t wanted = 16);
 
 // Taps on the bridge `bridge_ifindex` that tapgate made for `uid`,
-// persistent ones included.
-unsigned count(netlink::Socket& nl, uid_t uid, int bridge_ifindex);
+// persistent ones included. With `enough`, stops once that many are found:
+// a quota is reached, and the rest does not matter.
+unsigned count(netlink::Socket& nl, uid_t uid, int bridge_ifindex,
+               unsigned enough = std::numeric_limits<unsigned>::max());
 
 }  // namespace tapgate::quota

@@ -76,18 +76,14 @@ tap::Tap serve(Files& files, const settings::Settings& conf, const std::string& 
     // (quota::first_slot) with or without a quota, so that a quota set
     // later counts the taps made before.
     std::optional<quota::UserLock> held;
-    std::vector<int> indexes;
     if (port.quota) {
         held.emplace(lock_fd, rec.uid);
-        quota::Census census = quota::census(nl, rec.uid, br.ifindex, *port.quota);
-        if (auto why = over_quota(p, census.held, br)) throw Error(*why);
-        indexes = std::move(census.free);
-    } else {
-        indexes = quota::free_slots(nl, rec.uid, br.ifindex);
+        if (auto why = over_quota(p, quota::count(nl, rec.uid, br.ifindex, *port.quota), br))
+            throw Error(*why);
     }
     const bool more = port::any(port);
     tap::Tap tap = tap::create(settings::expand_name(p.settings.name_template(), p.caller), use_vnet, rec.uid,
-                               indexes);
+                               [&] { return quota::free_slots(nl, rec.uid, br.ifindex); });
     rec.tap = tap.name;
     fault::point("after-tap");
     bridge::attach(nl, br, tap.ifindex, tap.name, quota::alias_for(rec.uid, rec.vlan), !more);

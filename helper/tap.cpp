@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 
 #include <cstring>
+#include <functional>
 
 #include "error.hpp"
 #include "privileges.hpp"
@@ -16,7 +17,8 @@ namespace {
 constexpr const char* tun_path = "/dev/net/tun";
 }  // namespace
 
-Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner, const std::vector<int>& indexes) {
+Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner,
+           const std::function<std::vector<int>()>& free_indexes) {
     // The fd goes to QEMU, which may exec other programs: close-on-exec
     // applies to this process only and does not travel with SCM_RIGHTS.
     UniqueFd fd(::open(tun_path, O_RDWR | O_CLOEXEC));
@@ -44,20 +46,23 @@ Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner, co
     // with CAP_NET_ADMIN in a network namespace of its own). So the index
     // is chosen here, one of `indexes`, and set before the device exists.
     unsigned int index = 0;
-    int e = ENOSPC;
-    for (int candidate : indexes) {
-        index = static_cast<unsigned int>(candidate);
-        if (::ioctl(fd.get(), TUNSETIFINDEX, &index) != 0)
-            throw system_error("cannot choose the tap's interface index");
-        const privileges::NetAdmin raised;
-        if (::ioctl(fd.get(), TUNSETIFF, &ifr) == 0) {
-            e = 0;
-            break;
+    int e = EBUSY;
+    // EBUSY: a concurrent request took the index meanwhile; look again.
+    for (std::vector<int> indexes = free_indexes(); e == EBUSY && !indexes.empty(); indexes = free_indexes()) {
+        for (int candidate : indexes) {
+            index = static_cast<unsigned int>(candidate);
+            if (::ioctl(fd.get(), TUNSETIFINDEX, &index) != 0)
+                throw system_error("cannot choose the tap's interface index");
+            const privileges::NetAdmin raised;
+            if (::ioctl(fd.get(), TUNSETIFF, &ifr) == 0) {
+                e = 0;
+                break;
+            }
+            e = errno;
+            if (e != EBUSY) break;
         }
-        e = errno;
-        if (e != EBUSY) break;  // EBUSY: the index was taken meanwhile
     }
-    if (e == EBUSY || e == ENOSPC)
+    if (e == EBUSY)
         throw Error("cannot create a tap device: none of its interface indexes is free (see Quotas in tapgate.conf(5))");
     if (e != 0) {
         if (e == EPERM)

@@ -103,14 +103,32 @@ struct SkippedInclude {
     int error = 0;     // errno from open()
 };
 
+// An error that closes some bridges only: a user or group name that the
+// user database does not know. The rule (or settings section) it stands in
+// cannot be judged, and neither can any request it could decide: those for
+// its bridge, or for every bridge when it is about all of them. A user
+// database that cannot answer is another matter: it throws, and refuses
+// everything.
+struct Closure {
+    Diagnostic error;
+    bool all = false;
+    std::string bridge;  // when not all
+
+    bool closes(std::string_view b) const { return all || bridge == b; }
+    // "bridge br2" or "every bridge", for messages.
+    std::string what() const;
+};
+
 struct Policy {
     std::string main_file;
     std::vector<Rule> rules;  // in file order, includes expanded in place
     std::vector<Diagnostic> errors;
+    std::vector<Closure> closures;
     std::vector<SkippedInclude> skipped;
     std::size_t includes = 0;  // include lines followed, against max_includes
 
-    // Any error fails closed: an erroneous policy allows nothing.
+    // Any error fails closed: an erroneous policy allows nothing. A closure
+    // only closes what its rule could decide (decide() sees to that).
     bool ok() const { return errors.empty(); }
     // Whether any rule names users or groups.
     bool qualified() const {

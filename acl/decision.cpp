@@ -67,6 +67,12 @@ Decision decide(const Policy& policy, std::string_view bridge, const Caller& cal
         d.policy_error_count = policy.errors.size();
         return d;
     }
+    for (const Closure& c : policy.closures) {
+        if (!c.closes(bridge)) continue;
+        if (!d.policy_error) d.policy_error = c.error;
+        ++d.policy_error_count;
+    }
+    if (d.policy_error) return d;
     const Rule* first_allow = nullptr;
     for (const Rule& rule : policy.rules) {
         if (!rule.matches(bridge, caller)) continue;
@@ -81,6 +87,10 @@ Decision decide(const Policy& policy, std::string_view bridge, const Caller& cal
         d.rule = *first_allow;
     }
     return d;
+}
+
+std::string Closure::what() const {
+    return all ? "every bridge" : "bridge " + text::printable(bridge);
 }
 
 std::string Decision::explain(std::string_view bridge, std::string_view main_file) const {

@@ -109,7 +109,11 @@ private:
             }
             auto id = user ? directory_->user_id(name) : directory_->group_id(name);
             if (!id) {
-                error(line_no, std::string("unknown ") + kind + " \"" + text::printable(name) + "\"");
+                // Only what this rule could decide is closed.
+                out_.closures.push_back({{{file_, line_no}, std::string("unknown ") + kind + " \"" +
+                                                              text::printable(name) + "\""},
+                                         rule.all,
+                                         rule.bridge});
                 return false;
             }
             into.push_back({name, *id});

@@ -135,8 +135,11 @@ struct Parser {
                 std::string name(w[3]);
                 auto id = user ? directory.user_id(name) : directory.group_id(name);
                 if (!id) {
-                    error(std::string("unknown ") + (user ? "user" : "group") + " \"" +
-                          text::printable(name) + "\"");
+                    // Only the section's bridge is closed.
+                    out.closures.push_back({{{file, line}, std::string("unknown ") + (user ? "user" : "group") +
+                                                               " \"" + text::printable(name) + "\""},
+                                            false,
+                                            s.bridge});
                     return;
                 }
                 s.kind = user ? ScopeKind::user : ScopeKind::group;
@@ -244,6 +247,17 @@ struct Parser {
 };
 
 }  // namespace
+
+std::pair<const acl::Closure*, std::size_t> Settings::closed(std::string_view bridge) const {
+    const acl::Closure* first = nullptr;
+    std::size_t n = 0;
+    for (const acl::Closure& c : closures) {
+        if (!c.closes(bridge)) continue;
+        if (!first) first = &c;
+        ++n;
+    }
+    return {first, n};
+}
 
 std::optional<int> facility_code(std::string_view name) {
     static const std::pair<const char*, int> codes[] = {

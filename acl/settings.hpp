@@ -60,8 +60,14 @@ struct Settings {
     std::string facility = "authpriv";
     std::vector<Scope> scopes;  // in file order
     std::vector<acl::Diagnostic> errors;
+    // Sections for a user or group the user database does not know: each
+    // closes its bridge only.
+    std::vector<acl::Closure> closures;
 
+    // Any error refuses every request.
     bool ok() const { return errors.empty(); }
+    // The first closure of `bridge`, and how many there are.
+    std::pair<const acl::Closure*, std::size_t> closed(std::string_view bridge) const;
 };
 
 // The settings in force for one request, each with where it came from

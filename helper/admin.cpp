@@ -77,6 +77,13 @@ int explain(std::FILE* out, const std::string& bridge, const std::string& lock_p
         std::fprintf(out, "every request is refused until %s is fixed\n", conf.file.c_str());
         return 1;
     }
+    if (auto [closure, n] = conf.closed(bridge); closure) {
+        for (const acl::Closure& c : conf.closures)
+            if (c.closes(bridge)) std::fprintf(out, "settings error: %s\n", c.error.str().c_str());
+        std::fprintf(out, "every request for %s is refused until %s is fixed\n", closure->what().c_str(),
+                     conf.file.c_str());
+        return 1;
+    }
     const settings::Effective& e = plan.settings;
     std::fprintf(out, "settings for bridge %s (%s%s):\n", text::printable(bridge).c_str(), conf.file.c_str(),
                 conf.exists ? "" : ", not present");

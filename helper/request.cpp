@@ -26,11 +26,16 @@ Plan plan(Files& files, const settings::Settings& conf, const std::string& bridg
     for (std::uint32_t gid : settings::groups_deciding(conf, bridge)) deciding.push_back(gid);
     p.caller = identity::lookup(uid, files.directory, deciding);
     p.decision = acl::decide(p.policy, bridge, p.caller);
+    auto settings_error = [&](const acl::Diagnostic& first, std::size_t n) {
+        p.refusal = "settings error: " + first.str() +
+                    (n > 1 ? " (and " + std::to_string(n - 1) + " more; run tapgate --check " + conf.file + ")" : "");
+    };
     if (!conf.ok()) {
-        p.refusal = "settings error: " + conf.errors.front().str() +
-                    (conf.errors.size() > 1 ? " (and " + std::to_string(conf.errors.size() - 1) +
-                                                  " more; run tapgate --check " + conf.file + ")"
-                                            : "");
+        settings_error(conf.errors.front(), conf.errors.size());
+        return p;
+    }
+    if (auto [closure, n] = conf.closed(bridge); closure) {
+        settings_error(closure->error, n);
         return p;
     }
     p.settings = settings::resolve(conf, bridge, p.caller);
@@ -62,7 +67,7 @@ tap::Tap serve(Files& files, const settings::Settings& conf, const std::string& 
     const Plan p = plan(files, conf, bridge, rec.uid);
     rec.user = p.caller.name;
     // A rule decided only if the settings let the decision count.
-    if (conf.ok() && p.decision.rule) rec.rule = p.decision.rule->where.str();
+    if (conf.ok() && !conf.closed(bridge).first && p.decision.rule) rec.rule = p.decision.rule->where.str();
     if (p.refusal) throw Error(*p.refusal);
     const settings::Port& port = p.settings.port;
     rec.vlan = port.vlan.value_or(0);

@@ -47,10 +47,16 @@ const Caller callers[] = {
 
 void check_decision(const Policy& policy, std::string_view bridge, const Caller& caller) {
     Decision d = decide(policy, bridge, caller);
+    std::size_t closing = 0;
+    for (const Closure& c : policy.closures) closing += c.closes(bridge) ? 1 : 0;
     if (!policy.ok()) {
         // Fail closed, whatever the rules say.
         check(!d.allowed && !d.rule && d.policy_error);
         check(d.policy_error_count == policy.errors.size());
+    } else if (closing) {
+        // An unknown name closes the bridges its rule could decide.
+        check(!d.allowed && !d.rule && d.policy_error);
+        check(d.policy_error_count == closing);
     } else {
         check(!d.policy_error);
         bool any_deny = false, any_allow = false;

@@ -117,8 +117,9 @@ up
 # A name in neither database: while the directory is down, nobody can tell
 # that it does not exist.
 tg_acl "allow br0" "allow br1 group tgnosuch"
-tg_spawn tguser -- "$TG_H"; tg_expect_refusal "$A:2: unknown group \"tgnosuch\""
-tg_verdict "up: a group in neither database is an unknown group"
+tg_spawn tguser --br br1 -- "$TG_H"; tg_expect_refusal "$A:2: unknown group \"tgnosuch\""
+tg_spawn tguser -- "$TG_H"; tg_expect_grant
+tg_verdict "up: a group in neither database is an unknown group: it closes br1 only"
 down
 tg_spawn tguser -- "$TG_H"; expect_refused_with "$(no_group tgnosuch)"
 tg_verdict "down: the same name is a lookup that failed, not an unknown group"

@@ -59,15 +59,49 @@ tg_spawn tgalice -- "$TG_H"; tg_expect_refusal "denied by $A:2 (deny br0 group t
 tg_spawn tgalice --br br1 -- "$TG_H"; tg_expect_grant
 tg_verdict "allow all + deny br0 group tglab: members refused on br0 only"
 
-# --- unknown names are configuration errors ---------------------------------
+# --- unknown names close what their rule could decide -------------------------
+# A rule naming a user or group nobody knows cannot be judged: the requests
+# it could decide are refused, naming it; the others go on (an account
+# deleted at the end of a term must not stop the whole lab).
 tg_acl "allow br0" "allow br1 group tgnosuchgroup"
-tg_spawn tguser -- "$TG_H"; tg_expect_refusal "$A:2"
+tg_spawn tguser --br br1 -- "$TG_H"; tg_expect_refusal "$A:2"
 [[ $TG_ERR == *tgnosuchgroup* ]] || tg_problem "the error does not name the group: $TG_ERR"
-tg_verdict "an unknown group in a rule refuses every request, naming $A:2"
-tg_acl "deny br2 user tgnosuchuser" "allow br0"
-tg_spawn tguser -- "$TG_H"; tg_expect_refusal "$A:1"
+tg_spawn tguser -- "$TG_H"; tg_expect_grant
+tg_verdict "an unknown group in a rule for br1 refuses br1, naming $A:2, and nothing else"
+tg_acl "deny br2 user tgnosuchuser" "allow br0" "allow br2"
+tg_spawn tguser --br br2 -- "$TG_H"; tg_expect_refusal "$A:1"
 [[ $TG_ERR == *tgnosuchuser* ]] || tg_problem "the error does not name the user: $TG_ERR"
-tg_verdict "an unknown user in a rule refuses every request, naming $A:1"
+tg_spawn tguser -- "$TG_H"; tg_expect_grant
+tg_verdict "an unknown user in a deny for br2 refuses br2, naming $A:1, and nothing else"
+tg_acl "allow br0" "deny all group tgnosuchgroup"
+tg_spawn tguser -- "$TG_H"; tg_expect_refusal "$A:2"
+tg_verdict "an unknown group in a rule for all bridges refuses every bridge"
+tg_acl "allow br0" "allow br1 user"
+tg_spawn tguser -- "$TG_H"; tg_expect_refusal "$A:2"
+tg_verdict "a syntax error still refuses every bridge"
+tg_acl "allow br0" "allow br1"
+tg_conf "[bridge br1 user tgnosuchuser]" "isolated = yes"
+tg_spawn tguser --br br1 -- "$TG_H"; tg_expect_refusal "settings error: /etc/tapgate.conf:1: unknown user \"tgnosuchuser\""
+tg_spawn tguser -- "$TG_H"; tg_expect_grant
+tg_verdict "a tapgate.conf section for an unknown user closes its bridge only"
+tg_run root --check
+tg_expect_rc 1
+[[ $TG_EOUT == *'/etc/tapgate.conf:1: unknown user "tgnosuchuser" (closes bridge br1)'* ]] ||
+    tg_problem "--check does not say what the error closes: $TG_EOUT"
+[[ $TG_OUT == *"/etc/tapgate.conf: 1 error; the helper refuses bridge br1 until fixed"* ]] ||
+    tg_problem "--check summary: $TG_OUT"
+tg_acl "allow br0" "allow br1 group tgnosuchgroup" "deny br2 user tgnosuchuser" "allow all user tgghost"
+tg_run root --check "$A"
+[[ $TG_EOUT == *"$A:2: unknown group \"tgnosuchgroup\" (closes bridge br1)"* &&
+   $TG_EOUT == *"$A:3: unknown user \"tgnosuchuser\" (closes bridge br2)"* &&
+   $TG_EOUT == *"$A:4: unknown user \"tgghost\" (closes every bridge)"* ]] ||
+    tg_problem "--check does not name what each error closes: $TG_EOUT"
+[[ $TG_OUT == *"$A: 3 errors; the helper refuses every bridge until fixed"* ]] || tg_problem "--check summary: $TG_OUT"
+tg_acl "allow br0" "allow br1 group tgnosuchgroup" "deny br2 user tgnosuchuser"
+tg_run root --check "$A"
+[[ $TG_OUT == *"$A: 2 errors; the helper refuses bridges br1, br2 until fixed"* ]] || tg_problem "--check summary: $TG_OUT"
+tg_verdict "--check names exactly which bridges each error closes"
+tg_conf
 # In an included file the location is the included file's.
 printf 'allow br0 group tgnosuchgroup\n' > /etc/qemu/inc.conf
 chmod 0644 /etc/qemu/inc.conf

@@ -133,8 +133,6 @@ TEST_CASE("errors carry file and line, and every one is reported") {
         "/etc/tapgate.conf:8: isolated = \"si\": expected yes or no",
         "/etc/tapgate.conf:9: unknown key \"colour\" (expected quota, vlan, name, isolated, hairpin, "
         "learning, unicast_flood, multicast_flood or broadcast_flood)",
-        "/etc/tapgate.conf:10: unknown user \"mallory\"",
-        "/etc/tapgate.conf:12: unknown group \"nobodies\"",
         "/etc/tapgate.conf:13: unknown section [bridges br1] (expected [global], [defaults], "
         "[bridge NAME], [bridge NAME user USER] or [bridge NAME group GROUP])",
         "/etc/tapgate.conf:14: [bridge a/b]: not a bridge name: contains '/'",
@@ -146,6 +144,20 @@ TEST_CASE("errors carry file and line, and every one is reported") {
         "/etc/tapgate.conf:20: name = \"x%d%d\": needs exactly one %d (the kernel's counter keeps "
         "names unique)",
     });
+}
+
+TEST_CASE("a section for an unknown user or group closes its bridge only") {
+    auto s = parse("[bridge br0]\nquota = 2\n[bridge br0 user mallory]\nquota = 9\n"
+                   "[bridge br1 group nobodies]\nvlan = 3\n");
+    CHECK(s.ok());
+    REQUIRE(s.closures.size() == 2);
+    CHECK(s.closures[0].error.str() == "/etc/tapgate.conf:3: unknown user \"mallory\"");
+    CHECK(s.closures[1].error.str() == "/etc/tapgate.conf:5: unknown group \"nobodies\"");
+    CHECK(s.closed("br0").first == &s.closures[0]);
+    CHECK(s.closed("br1").second == 1);
+    CHECK(s.closed("br2").first == nullptr);
+    // The closed section's keys are not applied anywhere.
+    CHECK(*settings::resolve(s, "br0", alice).port.quota == 2);
 }
 
 TEST_CASE("keys outside a section, syntax errors, NUL bytes and long lines") {

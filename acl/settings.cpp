@@ -214,9 +214,10 @@ struct Parser {
             if (auto why = bad_template(value)) return bad(*why);
             p.name = std::string(value);
         } else {
-            return error("unknown key \"" + text::printable(k) +
-                         "\" (expected quota, vlan, name, isolated, hairpin, learning, "
-                         "unicast_flood, multicast_flood or broadcast_flood)");
+            std::string keys = "quota, vlan, name";
+            for (std::size_t i = 0; i < std::size(port_flags); ++i)
+                keys += (i + 1 == std::size(port_flags) ? " or " : ", ") + std::string(port_flags[i].key);
+            return error("unknown key \"" + text::printable(k) + "\" (expected " + keys + ")");
         }
         scope.origin[k] = {file, line};
     }

@@ -24,7 +24,7 @@ struct Port {
     std::optional<unsigned> quota;          // taps per user on the bridge
     std::optional<std::uint16_t> vlan;      // PVID, untagged
     std::optional<bool> isolated, hairpin, learning, unicast_flood, multicast_flood,
-        broadcast_flood;
+        broadcast_flood, bpdu_guard, root_block, neigh_suppress;
     std::optional<std::string> name;        // tap name template
 };
 
@@ -39,6 +39,8 @@ inline constexpr PortFlag port_flags[] = {
     {"isolated", &Port::isolated},           {"hairpin", &Port::hairpin},
     {"learning", &Port::learning},           {"unicast_flood", &Port::unicast_flood},
     {"multicast_flood", &Port::multicast_flood}, {"broadcast_flood", &Port::broadcast_flood},
+    {"bpdu_guard", &Port::bpdu_guard},       {"root_block", &Port::root_block},
+    {"neigh_suppress", &Port::neigh_suppress},
 };
 
 // Where a section applies, from least to most specific.

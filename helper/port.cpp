@@ -73,6 +73,8 @@ void configure(netlink::Socket& nl, int tap_ifindex, const std::string& bridge, 
         {IFLA_BRPORT_ISOLATED, &p.isolated},       {IFLA_BRPORT_MODE, &p.hairpin},
         {IFLA_BRPORT_LEARNING, &p.learning},       {IFLA_BRPORT_UNICAST_FLOOD, &p.unicast_flood},
         {IFLA_BRPORT_MCAST_FLOOD, &p.multicast_flood}, {IFLA_BRPORT_BCAST_FLOOD, &p.broadcast_flood},
+        {IFLA_BRPORT_GUARD, &p.bpdu_guard},        {IFLA_BRPORT_PROTECT, &p.root_block},
+        {IFLA_BRPORT_NEIGH_SUPPRESS, &p.neigh_suppress},
     };
     for (const auto& [attr, value] : flags)
         if (*value && nla_put_u8(msg.get(), attr, **value ? 1 : 0) < 0) throw Error("out of memory");

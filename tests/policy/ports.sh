@@ -70,6 +70,36 @@ tg_verdict "user over group over bridge (tgbob)"
 port tgalice br1 "isolated=on hairpin=off learning=on flood=on mcast_flood=off bcast_flood=on"
 tg_verdict "[defaults] alone on another bridge"
 
+# --- port protections ------------------------------------------------------------
+# protections TAP WANT: the port's guard, root_block and neigh_suppress, as
+# `bridge -d link` shows them, are WANT (on or off).
+protections() {
+    local out k
+    out=$(bridge -d link show dev "$1")
+    for k in guard root_block neigh_suppress; do
+        [[ $out =~ [[:space:]]$k\ $2 ]] || tg_problem "$1: $k is not $2: $out"
+    done
+}
+tg_conf "[bridge br0]" "bpdu_guard = yes" "root_block = yes" "neigh_suppress = yes"
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+protections "${TG_R[ifname]:-?}" on
+tg_hold tguser --br br1 -- "$TG_H"; tg_expect_grant
+protections "${TG_R[ifname]:-?}" off
+tg_release
+tg_verdict "bpdu_guard, root_block and neigh_suppress on br0's ports, not br1's"
+# BPDU guard at work: with STP on, a guest that sends a BPDU has its port
+# disabled, so it cannot take part in (or take over) the spanning tree.
+BPDU="${PYTHON:-python3} $(tg_user_tool "$here/bpdu.py")"
+ip link set br0 type bridge stp_state 1
+read -r tap before after <<< "$(tg_as tguser $BPDU "$TG_H" br0)"
+[ -n "$tap" ] && [ "${before:-0}" != 0 ] || tg_problem "no working port to start with: $tap $before"
+[ "${after:-}" = 0 ] || tg_problem "after a BPDU the port's state is ${after:-?}, not 0 (disabled)"
+tg_conf "[bridge br0]" "bpdu_guard = no"
+read -r tap before after <<< "$(tg_as tguser $BPDU "$TG_H" br0 0.5)"
+[ "${after:-0}" != 0 ] || tg_problem "without bpdu_guard a BPDU disabled the port"
+ip link set br0 type bridge stp_state 0
+tg_verdict "bpdu_guard: a guest's BPDU disables its port (and without it does not)"
+
 # --- name templates -----------------------------------------------------------
 name_is() {  # USER WANT
     tg_hold "$1" -- "$TG_H"

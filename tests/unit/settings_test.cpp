@@ -132,7 +132,8 @@ TEST_CASE("errors carry file and line, and every one is reported") {
         "continues the one before)",
         "/etc/tapgate.conf:8: isolated = \"si\": expected yes or no",
         "/etc/tapgate.conf:9: unknown key \"colour\" (expected quota, vlan, name, isolated, hairpin, "
-        "learning, unicast_flood, multicast_flood or broadcast_flood)",
+        "learning, unicast_flood, multicast_flood, broadcast_flood, bpdu_guard, root_block or "
+        "neigh_suppress)",
         "/etc/tapgate.conf:13: unknown section [bridges br1] (expected [global], [defaults], "
         "[bridge NAME], [bridge NAME user USER] or [bridge NAME group GROUP])",
         "/etc/tapgate.conf:14: [bridge a/b]: not a bridge name: contains '/'",

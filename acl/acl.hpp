@@ -180,6 +180,7 @@ struct FileContent {
     std::pair<std::uint64_t, std::uint64_t> id{0, 0};
     int error = 0;       // errno for not_accessible
     std::string reason;  // for refused: "owned by uid 1000, not root"
+    std::uint32_t mode = 0644;  // permission bits of the file read
 };
 
 // Where files come from. The real one opens and vets files; tests and the

@@ -283,6 +283,7 @@ private:
     static FileContent read_all(int fd, const struct stat& st) {
         FileContent c;
         c.id = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+        c.mode = st.st_mode & 07777;
         char buf[8192];
         for (;;) {
             ssize_t n = ::read(fd, buf, sizeof buf);

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
+#include <string_view>
 
 #include "acl.hpp"
 #include "config.h"
@@ -45,7 +47,22 @@ int summary(const std::string& file, std::size_t errors, std::size_t closures, c
     return 0;
 }
 
+// Root reads every file; the helper reads them as each user. A mode that
+// lets nobody but root read a file passes root's check and refuses every
+// request: say so.
+void warn_unreadable(const std::string& file, acl::Source& source, std::uint32_t wanted, const char* why) {
+    if (::getuid() != 0) return;
+    const acl::FileContent c = source.read(file);
+    if (c.status != acl::FileContent::Status::ok || (c.mode & wanted) != 0) return;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(c.mode));
+    std::fprintf(stderr, "%s: warning: mode %s: %s\n", text::printable(file).c_str(), mode, why);
+}
+
 int check_acl(const std::string& file, acl::Source& source, acl::Directory& directory) {
+    warn_unreadable(file, source, 044,
+                    "only root can read it, so the helper refuses every request (give its group, or "
+                    "everybody, read permission)");
     acl::Policy policy = acl::load(source, file, &directory);
     for (const auto& d : policy.errors) std::fprintf(stderr, "%s\n", d.str().c_str());
     const std::string closed = report_closures(policy.closures);
@@ -63,6 +80,9 @@ int check_acl(const std::string& file, acl::Source& source, acl::Directory& dire
 }
 
 int check_settings(const std::string& file, acl::Source& source, acl::Directory& directory) {
+    warn_unreadable(file, source, 004,
+                    "users cannot all read it, so the helper refuses the requests of those who cannot "
+                    "(it must be readable by every user: mode 0644)");
     settings::Settings s = settings::load(source, file, directory);
     for (const auto& d : s.errors) std::fprintf(stderr, "%s\n", d.str().c_str());
     const std::string closed = report_closures(s.closures);
@@ -75,9 +95,24 @@ int check_settings(const std::string& file, acl::Source& source, acl::Directory&
                    std::to_string(n) + (n == 1 ? " section" : " sections"));
 }
 
-bool is_settings(const std::string& file) {
+// Whether a file named on the command line is a tapgate.conf: by its
+// name when that is tapgate.conf or bridge.conf, else by what it holds (a
+// staged /etc/tapgate.conf.new): the first line that is not blank or a
+// comment starts a section in tapgate.conf, a rule in bridge.conf.
+bool is_settings(const std::string& file, acl::Source& source) {
     auto slash = file.rfind('/');
-    return file.substr(slash == std::string::npos ? 0 : slash + 1) == "tapgate.conf";
+    const std::string base = file.substr(slash == std::string::npos ? 0 : slash + 1);
+    if (base == "tapgate.conf" || base == "bridge.conf") return base == "tapgate.conf";
+    const acl::FileContent c = source.read(file);
+    std::string_view rest = c.text;
+    while (!rest.empty()) {
+        auto nl = rest.find('\n');
+        std::string_view line = text::trim(rest.substr(0, nl));
+        rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+        if (line.empty() || line.front() == '#' || line.front() == ';') continue;
+        return line.front() == '[';
+    }
+    return false;
 }
 
 }  // namespace
@@ -86,8 +121,8 @@ int run(const std::optional<std::string>& file) {
     acl::FileSystemSource source;
     identity::NssDirectory directory;
     if (file)
-        return is_settings(*file) ? check_settings(*file, source, directory)
-                                  : check_acl(*file, source, directory);
+        return is_settings(*file, source) ? check_settings(*file, source, directory)
+                                          : check_acl(*file, source, directory);
     int a = check_acl(TAPGATE_ACL_FILE, source, directory);
     int s = check_settings(TAPGATE_SETTINGS_FILE, source, directory);
     return a | s;

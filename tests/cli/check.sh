@@ -69,6 +69,27 @@ tg_check "a file owned by the user is refused, with the reason" \
     eval 'expect 1 tg_as $TG_USER $tg --check $TG_ROOT/scratch/mine.conf && has "$err" "is owned by uid $TG_UID, not root"'
 tg_check "--check with --br is a usage error" \
     eval 'expect 1 $tg --check --br=br0 && has "$err" "tapgate: --check does not take --br or --fd"'
+# A staged file of either kind, named explicitly: its content says which.
+printf '; new settings\n\n[bridge br0]\nquota = 2\n[defaults]\nlearning = no\n' > /etc/tapgate.conf.new
+tg_check "a staged tapgate.conf.new is read as a tapgate.conf" \
+    eval 'expect 0 $tg --check /etc/tapgate.conf.new && has "$out" "/etc/tapgate.conf.new: OK, 2 sections" && [ -z "$err" ]'
+printf '# staged\nallow br0\n' > $d/bridge.conf.new
+tg_check "a staged bridge.conf.new is read as a bridge.conf" \
+    eval 'expect 0 $tg --check $d/bridge.conf.new && has "$out" "OK, 1 rule"'
+# Root reads every file, the helper reads them as each user: a mode that
+# only root can read passes root's check and refuses every request.
+chmod 0600 /etc/qemu/bridge.conf
+printf '[bridge br0]\nquota = 2\n' > /etc/tapgate.conf
+chmod 0640 /etc/tapgate.conf
+tg_check "root's --check warns about files users cannot read" \
+    eval 'expect 0 $tg --check &&
+          has "$err" "/etc/qemu/bridge.conf: warning: mode 0600: only root can read it" &&
+          has "$err" "/etc/tapgate.conf: warning: mode 0640: users cannot all read it"'
+chmod 0644 /etc/qemu/bridge.conf /etc/tapgate.conf
+tg_check "... and not when they can" \
+    eval 'expect 0 $tg --check && [ -z "$err" ]'
+rm -f /etc/tapgate.conf /etc/tapgate.conf.new $d/bridge.conf.new
+
 tg_check "a missing main file is an error" \
     eval 'expect 1 $tg --check /etc/qemu/nope.conf && has "$err" "/etc/qemu/nope.conf: cannot open: No such file or directory"'
 

@@ -25,10 +25,17 @@ std::string_view field(std::string_view alias, std::string_view key) {
 }
 }  // namespace
 
-std::string alias_for(uid_t uid, unsigned vlan) {
+std::string alias_for(uid_t uid, unsigned vlan, std::time_t made) {
     std::string a = std::string(prefix) + std::to_string(uid);
     if (vlan) a += " vlan=" + std::to_string(vlan);
-    return a;
+    return a + " made=" + std::to_string(made);
+}
+
+std::time_t made_of(const std::string& alias) {
+    std::string_view v = field(alias, " made=");
+    long long t = 0;
+    std::from_chars(v.data(), v.data() + v.size(), t);
+    return static_cast<std::time_t>(t);
 }
 
 long uid_of(const std::string& alias) {

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <ctime>
 #include <limits>
 #include <string>
 #include <vector>
@@ -19,11 +20,15 @@ namespace tapgate::quota {
 // The alias that marks a tap as made by tapgate for `uid`. The tun owner
 // cannot serve: whoever holds the fd can change it (TUNSETOWNER) without
 // privilege.
-std::string alias_for(uid_t uid, unsigned vlan);
+// It also says when the tap was made (made=SECONDS since the epoch), for
+// --list.
+std::string alias_for(uid_t uid, unsigned vlan, std::time_t made);
 // The uid in such an alias, or -1.
 long uid_of(const std::string& alias);
 // The VLAN in such an alias, or 0.
 unsigned vlan_of(const std::string& alias);
+// When the tap was made, from such an alias, or 0.
+std::time_t made_of(const std::string& alias);
 
 // Opens the lock file (created root:root 0600 if missing). Must run while
 // the process is still root: users cannot open it, so they cannot hold the

@@ -1,6 +1,7 @@
 #include "request.hpp"
 
 #include <cstdint>
+#include <ctime>
 #include <vector>
 
 #include "config.h"
@@ -91,7 +92,7 @@ tap::Tap serve(Files& files, const settings::Settings& conf, const std::string& 
                                [&] { return quota::free_slots(nl, rec.uid, br.ifindex); });
     rec.tap = tap.name;
     fault::point("after-tap");
-    bridge::attach(nl, br, tap.ifindex, tap.name, quota::alias_for(rec.uid, rec.vlan), !more);
+    bridge::attach(nl, br, tap.ifindex, tap.name, quota::alias_for(rec.uid, rec.vlan, std::time(nullptr)), !more);
     held.reset();
     if (more) {
         port::configure(nl, tap.ifindex, br.name, port);

@@ -99,7 +99,7 @@ taps_of() {
     for d in /sys/class/net/"$br"/brif/*; do
         [ -e "$d" ] || continue
         read -r a < "/sys/class/net/${d##*/}/ifalias" || a=
-        [ "$a" = "tapgate uid=$uid" ] && n=$((n + 1))
+        [[ "$a " == "tapgate uid=$uid "* ]] && n=$((n + 1))
     done
     echo "$n"
 }

@@ -21,10 +21,16 @@ void become(const std::string& user);
 // the deciding rule and every setting with its origin. `lock_problem`
 // (quota::lock_file_problem(), found while still root) matters when a
 // quota applies. Returns 0 if a request would be granted, 1 if not.
-int explain(std::FILE* out, const std::string& bridge, const std::string& lock_problem);
+// With `as_json`, the same facts as JSON (tapgate(8), JSON OUTPUT).
+int explain(std::FILE* out, const std::string& bridge, const std::string& lock_problem, bool as_json = false);
 
 // Prints the live taps tapgate made: all of them for root, the caller's
-// own for anyone else. Returns 0.
-int list();
+// own for anyone else; as JSON with `as_json`. Returns 0.
+int list(bool as_json);
+
+// Removes a tap tapgate made (`name`), or every one no process holds
+// (nullopt); refuses an interface tapgate did not make. For root, with
+// CAP_NET_ADMIN and CAP_SYS_PTRACE. Throws tapgate::Error.
+int remove(const std::optional<std::string>& name);
 
 }  // namespace tapgate::admin

@@ -61,16 +61,18 @@ void check_bridge_name(const std::string& bridge) {
 
 const char* usage() {
     return "Usage: tapgate [--use-vnet] --br=BRIDGE --fd=FD\n"
-           "       tapgate --check [FILE]\n"
-           "       tapgate --explain --br=BRIDGE [--user=USER]\n"
-           "       tapgate --list\n"
+           "       tapgate --check [FILE] [--json]\n"
+           "       tapgate --explain --br=BRIDGE [--user=USER] [--json]\n"
+           "       tapgate --list [--json]\n"
+           "       tapgate --remove=TAP | --remove-unused\n"
            "       tapgate --help | --version\n"
            "\n"
            "Creates a tap device, attaches it to BRIDGE if the ACL allows it, and\n"
            "passes it over the unix socket FD (the QEMU/libvirt bridge helper\n"
            "protocol). --check parses an ACL or settings file and reports every\n"
            "problem; --explain shows the decision and settings for BRIDGE and why;\n"
-           "--list shows the taps tapgate made (your own; root: all).\n";
+           "--list shows the taps tapgate made (your own; root: all); --remove\n"
+           "(root) removes one of them, --remove-unused those no process holds.\n";
 }
 
 Options parse(const std::vector<std::string>& argv) {
@@ -95,6 +97,12 @@ Options parse(const std::vector<std::string>& argv) {
             explain = true;
         } else if (arg == "--list") {
             list = true;
+        } else if (arg == "--json") {
+            o.json = true;
+        } else if (arg == "--remove-unused") {
+            o.remove_unused = true;
+        } else if (auto tap = take_value(argv, i, "--remove")) {
+            set_once(o.remove, *tap, "--remove");
         } else if (auto user = take_value(argv, i, "--user")) {
             set_once(o.user, *user, "--user");
         } else if (auto br = take_value(argv, i, "--br")) {
@@ -105,8 +113,20 @@ Options parse(const std::vector<std::string>& argv) {
             throw Error("unknown option \"" + text::printable(arg) + "\" (see tapgate --help)");
         }
     }
-    if (check + explain + list > 1) throw Error("--check, --explain and --list go alone");
+    const bool remove = o.remove || o.remove_unused;
+    if (check + explain + list + remove > 1 || (o.remove && o.remove_unused))
+        throw Error("--check, --explain, --list, --remove and --remove-unused go alone");
     if (o.user && !explain) throw Error("--user goes with --explain");
+    if (o.json && !(check || explain || list)) throw Error("--json goes with --check, --explain or --list");
+    if (remove) {
+        if (o.bridge || o.fd || o.use_vnet) throw Error("--remove and --remove-unused take nothing else");
+        if (o.remove) {
+            if (auto why = acl::invalid_interface_name(*o.remove))
+                throw Error("--remove: \"" + text::printable(*o.remove) + "\" cannot be an interface name: " + *why);
+        }
+        o.mode = Mode::remove;
+        return o;
+    }
     if (check) {
         if (o.bridge || o.fd) throw Error("--check does not take --br or --fd");
         o.mode = Mode::check;

@@ -8,7 +8,7 @@
 
 namespace tapgate::args {
 
-enum class Mode { helper, check, explain, list, help, version };
+enum class Mode { helper, check, explain, list, remove, help, version };
 
 struct Options {
     Mode mode = Mode::helper;
@@ -17,6 +17,9 @@ struct Options {
     std::optional<int> fd;
     std::optional<std::string> check_file;  // --check FILE
     std::optional<std::string> user;        // --explain --user NAME
+    bool json = false;                      // --json, with --check, --explain, --list
+    std::optional<std::string> remove;      // --remove TAP
+    bool remove_unused = false;             // --remove-unused
 };
 
 // Throws tapgate::Error naming the offending argument. Also validates what

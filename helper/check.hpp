@@ -8,9 +8,10 @@
 namespace tapgate::check {
 
 // Without a file: the compiled-in ACL and settings files. A file named
-// tapgate.conf is read as settings, any other as an ACL. Prints problems
-// to stderr and a summary to stdout. Returns the exit status: 0 when the
-// files are usable, 1 otherwise.
-int run(const std::optional<std::string>& file);
+// tapgate.conf is read as settings, one named bridge.conf as an ACL, any
+// other as what its first line says. Prints problems to stderr and a
+// summary to stdout, or everything as JSON on stdout with `as_json`.
+// Returns the exit status: 0 when the files are usable, 1 otherwise.
+int run(const std::optional<std::string>& file, bool as_json = false);
 
 }  // namespace tapgate::check

@@ -9,6 +9,8 @@
 #include <netlink/netlink.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -51,85 +53,88 @@ void run_helper(const args::Options& opt, const UniqueFd& lock, request::Files& 
     fault::point("after-send");
 }
 
-int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_mode) {
-    fault::init();
+// What the command line asks, and what had to be done about it while root
+// still could act.
+struct Start {
+    std::optional<args::Options> parsed;
+    std::optional<Error> early;  // a failure that waits until the privileges are gone
+    UniqueFd lock;               // the quota lock file, for requests
+    std::string lock_problem;    // for --explain
+};
+
+Start prepare(const std::vector<std::string>& argv) {
     // Parsing is pure (it touches nothing), and what follows needs the mode
     // while root still can act: --explain --user must know whom to become.
-    // A failure here waits until the privileges are gone.
-    std::optional<args::Options> parsed;
-    std::optional<Error> early;
-    UniqueFd lock;
-    std::string lock_problem;
+    Start st;
     try {
-        parsed = args::parse(argv);
+        st.parsed = args::parse(argv);
+        const args::Mode mode = st.parsed->mode;
         // Root only can look at the lock file, and --explain --user is
         // about to stop being root.
-        if (parsed->mode == args::Mode::explain) lock_problem = quota::lock_file_problem();
-        if (parsed->mode == args::Mode::explain && parsed->user) admin::become(*parsed->user);
+        if (mode == args::Mode::explain) st.lock_problem = quota::lock_file_problem();
+        if (mode == args::Mode::explain && st.parsed->user) admin::become(*st.parsed->user);
         // Still root here when setuid: the quota lock file must be opened
         // before the privileges go (users cannot open it, by design). Only
         // requests need it: --help run by root creates nothing.
-        if (parsed->mode == args::Mode::helper && ::geteuid() == 0) lock = quota::open_lock_file();
+        if (mode == args::Mode::helper && ::geteuid() == 0) st.lock = quota::open_lock_file();
     } catch (const Error& e) {
-        early = e;
+        st.early = e;
     }
-    // Every request is recorded, a malformed one too (QEMU and libvirt
-    // never send one); the other modes are not requests. A failure to drop
-    // privileges is recorded with the default log settings: tapgate.conf
-    // is not read with privileges.
-    helper_mode = !parsed || parsed->mode == args::Mode::helper;
-    rec.uid = ::getuid();
-    if (parsed && parsed->bridge) rec.bridge = *parsed->bridge;
-    // Whether the caller runs us under no_new_privs, before the drop sets it.
-    const bool caller_nnp = privileges::no_new_privs();
-    // Before anything else can fail: the caller controls privileges we must
-    // shed, fds we must not write into, and an environment libraries read.
-    privileges::drop_to_net_admin();
-    fault::point("after-drop");
-    process::clear_environment();
-    nl_debug = 0;
-    // No CAP_NET_ADMIN (the setuid bit ignored under no_new_privs, or
-    // installed with neither setuid nor the file capability): the service,
-    // if it runs, serves the request. Asked with no privilege at all, so
-    // that what the kernel tells it about the caller is the caller.
-    const std::optional<std::string> no_taps = privileges::why_no_taps(caller_nnp);
-    const bool forward = no_taps.has_value();
-    if (forward) privileges::drop_all();
+    return st;
+}
 
-    if (!helper_mode) {
-        if (early) throw *early;
-        const args::Options& opt = *parsed;
-        privileges::drop_all();
-        if (forward && opt.mode == args::Mode::explain && !opt.user) {
+// --check, --explain, --list, --remove, --help, --version.
+int run_admin(const Start& st, const std::optional<std::string>& no_taps) {
+    if (st.early) throw *st.early;
+    const args::Options& opt = *st.parsed;
+    fault::point("admin");
+    switch (opt.mode) {
+    case args::Mode::help:
+        std::fputs(args::usage(), stdout);
+        return 0;
+    case args::Mode::version:
+        std::printf("tapgate %s\n", TAPGATE_VERSION);
+        return 0;
+    case args::Mode::check:
+        return check::run(opt.check_file, opt.json);
+    case args::Mode::explain:
+        // Where this process cannot make taps, the service decides: ask it.
+        if (no_taps && !opt.user && !opt.json) {
             if (auto status = client::explain(stdout, *opt.bridge)) return *status;
         }
-        switch (opt.mode) {
-        case args::Mode::help:
-            std::fputs(args::usage(), stdout);
-            return 0;
-        case args::Mode::version:
-            std::printf("tapgate %s\n", TAPGATE_VERSION);
-            return 0;
-        case args::Mode::check:
-            return check::run(opt.check_file);
-        case args::Mode::explain:
-            return admin::explain(stdout, *opt.bridge, lock_problem);
-        case args::Mode::list:
-            return admin::list();
-        case args::Mode::helper:
-            break;
-        }
+        return admin::explain(stdout, *opt.bridge, st.lock_problem, opt.json);
+    case args::Mode::list:
+        return admin::list(opt.json);
+    case args::Mode::remove:
+        if (::getuid() != 0) throw Error("--remove and --remove-unused need root");
+        return admin::remove(opt.remove);
+    case args::Mode::helper:
+        break;
     }
+    return 1;
+}
+
+// A request: this process serves it, or passes it on to the service when
+// it cannot make taps (`no_taps` says why).
+int run_request(Start& st, const std::optional<std::string>& no_taps, audit::Record& rec) {
+    const args::Options* opt = st.parsed ? &*st.parsed : nullptr;
     // tapgate.conf says whether and where refusals are logged, so it is
     // read before anything else can refuse (inherited fds closed first:
     // NSS modules run in here).
-    process::close_fds_except({parsed ? parsed->fd.value_or(-1) : -1, lock.get()});
-    if (forward && !early) {
-        fdpass::check_socket(*parsed->fd);
-        // The service logs the request; this process only passes it on.
-        rec.enabled = false;
-        if (client::request_tap(*parsed->fd, *parsed->bridge, parsed->use_vnet)) return 0;
-        rec.enabled = true;
+    process::close_fds_except({opt ? opt->fd.value_or(-1) : -1, st.lock.get()});
+    if (no_taps && !st.early) {
+        // A bad --fd is refused here, under tapgate.conf's log settings,
+        // as the setuid path refuses it.
+        try {
+            fdpass::check_socket(*opt->fd);
+            // The service logs the request; this process only passes it on.
+            rec.enabled = false;
+            if (client::request_tap(*opt->fd, *opt->bridge, opt->use_vnet)) return 0;
+            rec.enabled = true;
+        } catch (const Error& e) {
+            if (rec.enabled) st.early = e;
+            else throw;
+        }
     }
     // Files are read as the real user: per-user include files rely on it,
     // and no file is read with privileges the caller lacks.
@@ -137,12 +142,55 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
     const settings::Settings conf = request::read_settings(files);
     rec.enabled = conf.syslog;
     rec.facility = settings::facility_code(conf.facility).value_or(-1);
-    if (early) throw *early;
-    if (forward)
+    if (st.early) throw *st.early;
+    if (no_taps)
         throw Error("cannot create a tap device: " + *no_taps +
                     "; the tapgate service can serve such callers: systemctl start tapgate.socket");
-    run_helper(*parsed, lock, files, conf, rec);
+    run_helper(*opt, st.lock, files, conf, rec);
     return 0;
+}
+
+int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_mode) {
+    fault::init();
+    Start st = prepare(argv);
+    const std::optional<args::Mode> mode = st.parsed ? std::optional(st.parsed->mode) : std::nullopt;
+    // Every request is recorded, a malformed one too (QEMU and libvirt
+    // never send one); the other modes are not requests. A failure to drop
+    // privileges is recorded with the default log settings: tapgate.conf
+    // is not read with privileges.
+    helper_mode = !mode || mode == args::Mode::helper;
+    rec.uid = ::getuid();
+    if (st.parsed && st.parsed->bridge) rec.bridge = *st.parsed->bridge;
+    // Whether the caller runs us under no_new_privs, before the drop sets it.
+    const bool caller_nnp = privileges::no_new_privs();
+    // Before anything else can fail: the caller controls privileges we must
+    // shed, fds we must not write into, and an environment libraries read.
+    // Root's own --list and --remove keep what they need to see which
+    // processes hold taps (/proc/PID/fd of other users: CAP_SYS_PTRACE and
+    // CAP_DAC_READ_SEARCH), and to remove them.
+    if (::getuid() == 0 && mode == args::Mode::list)
+        privileges::root_admin({CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH});
+    else if (::getuid() == 0 && mode == args::Mode::remove)
+        privileges::root_admin({CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN});
+    else
+        privileges::drop_to_net_admin();
+    fault::point("after-drop");
+    process::clear_environment();
+    nl_debug = 0;
+    // No CAP_NET_ADMIN that reaches this network (the setuid bit ignored
+    // under no_new_privs, no setuid or file capability, or root in a user
+    // namespace of the caller's making): the service, if it runs, serves
+    // the request. Asked with no privilege at all, so that what the kernel
+    // tells it about the caller is the caller.
+    std::optional<std::string> no_taps;
+    if (helper_mode || mode == args::Mode::explain) no_taps = privileges::why_no_taps(caller_nnp);
+    if (!helper_mode) {
+        const bool root_admin = ::getuid() == 0 && (mode == args::Mode::list || mode == args::Mode::remove);
+        if (!root_admin) privileges::drop_all();
+        return run_admin(st, no_taps);
+    }
+    if (no_taps) privileges::drop_all();
+    return run_request(st, no_taps, rec);
 }
 
 }  // namespace

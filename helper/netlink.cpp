@@ -115,7 +115,18 @@ std::optional<Socket::AliasedLink> Socket::link(int ifindex) {
     LinkPtr l(raw);
     const char* alias = rtnl_link_get_ifalias(raw);
     const char* name = rtnl_link_get_name(raw);
-    return AliasedLink{ifindex, rtnl_link_get_master(raw), name ? name : "", alias ? alias : ""};
+    return AliasedLink{ifindex, rtnl_link_get_master(raw), name ? name : "", alias ? alias : "",
+                       rtnl_link_get_carrier(raw) != 0};
+}
+
+int Socket::delete_link(int ifindex) {
+    err_ = {};
+    LinkPtr link(rtnl_link_alloc());
+    if (!link) throw Error("out of memory");
+    rtnl_link_set_ifindex(link.get(), ifindex);
+    const privileges::NetAdmin raised;
+    int rc = rtnl_link_delete(sock_.get(), link.get());
+    return rc == 0 ? 0 : failed(rc);
 }
 
 int Socket::change_link(int ifindex, rtnl_link* changes) {
@@ -153,7 +164,8 @@ int on_tun_link(nl_msg* msg, void* arg) {
     if (alias.compare(0, q->prefix.size(), q->prefix) != 0) return NL_OK;
     const auto* ifi = static_cast<const ifinfomsg*>(nlmsg_data(nlmsg_hdr(msg)));
     const int master = tb[IFLA_MASTER] ? static_cast<int>(nla_get_u32(tb[IFLA_MASTER])) : 0;
-    q->found.push_back({ifi->ifi_index, master, nla_get_string(tb[IFLA_IFNAME]), alias});
+    const bool carrier = tb[IFLA_CARRIER] && nla_get_u8(tb[IFLA_CARRIER]) != 0;
+    q->found.push_back({ifi->ifi_index, master, nla_get_string(tb[IFLA_IFNAME]), alias, carrier});
     return NL_OK;
 }
 

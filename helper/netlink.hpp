@@ -46,6 +46,9 @@ public:
     // trip. Throws on errors other than "no such device".
     bool index_in_use(int ifindex);
 
+    // Deletes the link with `ifindex`. Returns 0 or the kernel's errno.
+    int delete_link(int ifindex);
+
     // One RTM_NEWLINK applying `changes` to the link with `ifindex`.
     // Returns 0 or the kernel's errno (details in last_error()).
     int change_link(int ifindex, rtnl_link* changes);
@@ -61,6 +64,9 @@ public:
         int master = 0;
         std::string name;
         std::string alias;
+        // A tun device has carrier while a file descriptor is attached to
+        // it, in whichever process or namespace.
+        bool carrier = false;
     };
     std::vector<AliasedLink> links_with_alias(const std::string& alias_prefix);
 

@@ -31,7 +31,9 @@ Ids current_ids() {
     return ids;
 }
 
-void verify(const Identity& want, bool keep_net_admin, bool bounding_cleared) {
+void verify(const Identity& want, bool keep_net_admin, const std::vector<unsigned>& effective,
+            bool bounding_cleared) {
+    auto kept = [&](unsigned c) { return std::find(effective.begin(), effective.end(), c) != effective.end(); };
     Ids now = current_ids();
     if (now.ruid != want.uid || now.euid != want.uid || now.suid != want.uid ||
         now.rgid != want.gid || now.egid != want.gid || now.sgid != want.gid)
@@ -55,8 +57,8 @@ void verify(const Identity& want, bool keep_net_admin, bool bounding_cleared) {
     capng_clear(CAPNG_SELECT_BOTH);
     if (capng_get_caps_process() != 0) throw Error("privilege drop failed: cannot read capabilities");
     for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) {
-        bool allowed = keep_net_admin && cap == CAP_NET_ADMIN;
         auto c = static_cast<unsigned>(cap);
+        bool allowed = (keep_net_admin && cap == CAP_NET_ADMIN) || kept(c);
         if (!allowed && (capng_have_capability(CAPNG_EFFECTIVE, c) ||
                          capng_have_capability(CAPNG_PERMITTED, c) ||
                          capng_have_capability(CAPNG_INHERITABLE, c)))
@@ -66,8 +68,11 @@ void verify(const Identity& want, bool keep_net_admin, bool bounding_cleared) {
     }
     if (keep_net_admin && !capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN))
         throw Error("privilege drop failed: CAP_NET_ADMIN lost");
-    if (capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN))
+    if (!kept(CAP_NET_ADMIN) && capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN))
         throw Error("privilege drop failed: CAP_NET_ADMIN still effective");
+    for (unsigned c : effective)
+        if (!capng_have_capability(CAPNG_EFFECTIVE, c))
+            throw Error("privilege drop failed: capability " + std::to_string(c) + " lost");
 }
 
 // Sets CAP_NET_ADMIN in or out of the effective set, leaving the rest.
@@ -84,7 +89,7 @@ void set_effective(bool on) {
 
 }  // namespace
 
-void become(const Identity& who, bool keep_net_admin) {
+void become(const Identity& who, bool keep_net_admin, const std::vector<unsigned>& effective) {
     if (capng_get_caps_process() != 0) throw Error("cannot read capabilities");
     keep_net_admin = keep_net_admin && capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN);
     const Ids ids = current_ids();
@@ -101,6 +106,8 @@ void become(const Identity& who, bool keep_net_admin) {
     // NetAdmin), and is not effective while files are parsed or NSS
     // modules run in this process.
     if (keep_net_admin) capng_update(CAPNG_ADD, CAPNG_PERMITTED, CAP_NET_ADMIN);
+    for (unsigned c : effective)
+        capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED), c);
     if (change_ids) {
         if (capng_change_id(static_cast<int>(who.uid), static_cast<int>(who.gid),
                             can_clear_bounding ? CAPNG_CLEAR_BOUNDING : CAPNG_NO_FLAG) != 0)
@@ -114,7 +121,7 @@ void become(const Identity& who, bool keep_net_admin) {
         throw system_error("privilege drop failed: cannot make the process non-dumpable");
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         throw system_error("privilege drop failed: cannot set no_new_privs");
-    verify(who, keep_net_admin, can_clear_bounding);
+    verify(who, keep_net_admin, effective, can_clear_bounding);
 }
 
 void drop_to_net_admin() {
@@ -133,6 +140,11 @@ std::optional<std::string> why_no_taps(bool caller_nnp) {
     if (!userns::governs_network_namespace())
         return "tapgate runs in a user namespace whose capabilities do not reach this network namespace";
     return std::nullopt;
+}
+
+void root_admin(const std::vector<unsigned>& caps) {
+    if (::getuid() != 0) throw Error("only root may do that");
+    become({0, ::getgid(), std::nullopt}, false, caps);
 }
 
 bool no_new_privs() { return ::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1; }

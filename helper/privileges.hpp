@@ -21,10 +21,17 @@ struct Identity {
 
 // Becomes `who` for good (real, effective and saved ids), keeping only
 // CAP_NET_ADMIN, permitted but not effective, if `keep_net_admin` and the
-// process has it; clears the bounding set where possible, makes the
-// process non-dumpable, sets no_new_privs, and verifies the result.
-// Throws tapgate::Error on failure.
-void become(const Identity& who, bool keep_net_admin);
+// process has it, and the capabilities in `effective` (see root_admin);
+// clears the bounding set where possible, makes the process non-dumpable,
+// sets no_new_privs, and verifies the result. Throws tapgate::Error on
+// failure.
+void become(const Identity& who, bool keep_net_admin, const std::vector<unsigned>& effective = {});
+
+// Root's own admin modes: root keeps its ids and, of its capabilities,
+// only `caps`, effective (CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to see
+// which processes hold a tap, CAP_NET_ADMIN to remove one). Throws unless the real user is root:
+// a setuid start gives no one else these.
+void root_admin(const std::vector<unsigned>& caps);
 
 // The real user as it called us (setuid), with CAP_NET_ADMIN if the
 // process has it (supplementary groups stay: they are the caller's, and

@@ -90,6 +90,46 @@ tg_check "... and not when they can" \
     eval 'expect 0 $tg --check && [ -z "$err" ]'
 rm -f /etc/tapgate.conf /etc/tapgate.conf.new $d/bridge.conf.new
 
+# --json: the same facts for scripts, on stdout, with the same exit status.
+printf 'allow br0\nallw br1\nallow br2 user nosuchuser_tg\n' > $d/j.conf
+expect 1 $tg --check $d/j.conf --json || tg_problem "--check --json: wrong exit status"
+printf '%s\n' "$out" > "$TG_ROOT/check.json"
+"${PYTHON:-python3}" - "$TG_ROOT/check.json" "$d/j.conf" > "$TG_ROOT/json.err" 2>&1 <<'PY' ||
+import json, sys
+doc = json.load(open(sys.argv[1]))
+f, = doc["files"]
+assert f["file"] == sys.argv[2] and f["kind"] == "bridge.conf", f
+assert f["ok"] is False and f["present"] is True and f["rules"] == 1, f
+msgs = [e["message"] for e in f["errors"]]
+assert msgs[0].startswith(sys.argv[2] + ":2: unknown command \"allw\""), msgs
+assert f["errors"][0]["closes"] == "every bridge", f
+assert f["errors"][1]["closes"] == "bridge br2", f
+assert f["refuses"] == "every bridge", f
+PY
+    tg_problem "--check --json: $(cat "$TG_ROOT/json.err")"
+[ -z "$err" ] || tg_problem "--check --json wrote to stderr: $err"
+tg_verdict "--check --json: errors, what they close and the counts, in the documented shape"
+printf 'allow br0\nallow br2 user nosuchuser_tg\n' > $d/j.conf
+expect 1 $tg --check $d/j.conf --json || tg_problem "--check --json: wrong exit status"
+printf '%s\n' "$out" > "$TG_ROOT/check.json"
+"${PYTHON:-python3}" - "$TG_ROOT/check.json" > "$TG_ROOT/json.err" 2>&1 <<'PY' ||
+import json, sys
+f, = json.load(open(sys.argv[1]))["files"]
+assert f["refuses"] == "bridge br2" and f["errors"][0]["closes"] == "bridge br2", f
+PY
+    tg_problem "--check --json, unknown user: $(cat "$TG_ROOT/json.err")"
+tg_verdict "--check --json: an unknown user closes only its rule's bridge"
+expect 0 $tg --check --json || tg_problem "--check --json: wrong exit status"
+printf '%s\n' "$out" > "$TG_ROOT/check.json"
+"${PYTHON:-python3}" - "$TG_ROOT/check.json" > "$TG_ROOT/json.err" 2>&1 <<'PY' ||
+import json, sys
+a, s = json.load(open(sys.argv[1]))["files"]
+assert a["kind"] == "bridge.conf" and a["ok"] and a["refuses"] is None, a
+assert s["kind"] == "tapgate.conf" and s["ok"] and s["present"] is False, s
+PY
+    tg_problem "--check --json, defaults: $(cat "$TG_ROOT/json.err")"
+tg_verdict "--check --json without a file: both files, tapgate.conf absent"
+
 tg_check "a missing main file is an error" \
     eval 'expect 1 $tg --check /etc/qemu/nope.conf && has "$err" "/etc/qemu/nope.conf: cannot open: No such file or directory"'
 

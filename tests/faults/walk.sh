@@ -69,6 +69,21 @@ for step in "${STEPS[@]}"; do
 done
 tg_verdict "CAP_NET_ADMIN permitted, not effective, at every step"
 
+# The admin modes: a user's --list, like --check and --explain, runs with
+# no capability at all; root's --list keeps only what reading other users'
+# /proc/PID/fd takes (CAP_DAC_READ_SEARCH, bit 2, and CAP_SYS_PTRACE, bit
+# 19), and --remove CAP_NET_ADMIN besides.
+for args in "--list" "--list --json" "--check" "--explain --br=br0"; do
+    tg_raw --setenv TAPGATE_FAULT=admin:caps -- $args
+    [[ $TG_ERR$'\n' == *"caps at admin: CapPrm=0 CapEff=0"$'\n'* ]] || tg_problem "$args: $TG_ERR"
+done
+tg_verdict "a user's --list, --check and --explain run with no capability"
+tg_raw --as root --setenv TAPGATE_FAULT=admin:caps -- --list
+[[ $TG_ERR$'\n' == *"caps at admin: CapPrm=524292 CapEff=524292"$'\n'* ]] || tg_problem "root --list: $TG_ERR"
+tg_raw --as root --setenv TAPGATE_FAULT=admin:caps -- --remove-unused
+[[ $TG_ERR$'\n' == *"caps at admin: CapPrm=528388 CapEff=528388"$'\n'* ]] || tg_problem "root --remove-unused: $TG_ERR"
+tg_verdict "root's --list and --remove keep only the capabilities they use"
+
 # Calls the hardening relies on, made to fail by a seccomp filter (as
 # root: a user would need no_new_privs for it, and setuid would then do
 # nothing). The helper must either get the job done another way or refuse.

@@ -21,6 +21,16 @@ has() {
     grep -qxF -- "$1" <<< "$squeezed" || tg_problem "missing line \"$1\" in:"$'\n'"$TG_OUT"
 }
 
+# row TAP BRIDGE OWNER VLAN PERSISTENT TUN-OWNER HELD-BY: a --list line
+# with these columns, made within the test (HELD-BY a regular expression).
+row() {
+    local squeezed re
+    squeezed=$(tr -s ' ' <<< "$TG_OUT")
+    re="^$1 $2 $3 $4 $5 $6 [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} $7\$"
+    grep -qE -- "$re" <<< "$squeezed" || tg_problem "no line /$re/ in:"$'\n'"$TG_OUT"
+}
+HELD='[0-9]+\(tg-spawn\)'
+
 tg_acl "allow br0 group tglab" "deny br0 user tgbob" "allow br1"
 tg_conf "[defaults]" "learning = no" \
     "[bridge br0]" "quota = 2" "isolated = yes" \
@@ -99,6 +109,26 @@ tg_run root --explain --br=br0 --user=tgnosuchuser
 tg_expect_rc 1
 [[ $TG_EOUT == *'unknown user "tgnosuchuser"'* ]] || tg_problem "stderr: $TG_EOUT"
 tg_verdict "--explain --user with an unknown user: an error"
+tg_run root --explain --br=br0 --user=tgalice --json
+tg_expect_rc 1
+printf '%s\n' "$TG_OUT" > "$TG_ROOT/explain.json"
+"${PYTHON:-python3}" - "$TG_ROOT/explain.json" "$A" "$C" > "$TG_ROOT/json.err" 2>&1 <<'PY' ||
+import json, sys
+x = json.load(open(sys.argv[1]))
+acl, conf = sys.argv[2], sys.argv[3]
+assert set(x) == {"user", "uid", "groups", "bridge", "acl", "settings", "taps_held", "granted", "refused"}, x.keys()
+assert x["user"] == "tgalice" and x["groups"] == ["tgalice", "tglab"] and x["bridge"] == "br0", x
+assert x["acl"]["allowed"] is True and x["acl"]["rule"] == {"file": acl, "line": 1, "text": "allow br0 group tglab"}, x["acl"]
+assert x["acl"]["errors"] == [], x["acl"]
+s = x["settings"]
+assert s["file"] == conf and s["present"] is True and s["errors"] == [] and s["closes"] is None, s
+assert s["values"]["quota"] == {"value": "3", "origin": conf + ":9"}, s["values"]
+assert s["values"]["hairpin"] == {"value": "bridge's", "origin": "default"}, s["values"]
+assert x["taps_held"] == 3 and x["granted"] is False, x
+assert x["refused"].startswith("quota reached: tgalice holds 3 of 3"), x["refused"]
+PY
+    tg_problem "--explain --json: $(cat "$TG_ROOT/json.err")"
+tg_verdict "--explain --json: the same facts, in the documented shape"
 
 # --- --list ---------------------------------------------------------------------
 tg_hold tguser --br br1 -- "$TG_H"; tg_expect_grant
@@ -119,25 +149,63 @@ a=$($PERSIST --attach "$ptap")
 tg_verdict "its owner and root can attach to it"
 tg_run tgalice --list
 tg_expect_rc 0
-has "TAP BRIDGE OWNER VLAN PERSISTENT TUN-OWNER"
-has "lab0 br0 tgalice - no tgalice"
-has "lab1 br0 tgalice - no tgalice"
-has "lab2 br0 tgalice - no tgalice"
+has "TAP BRIDGE OWNER VLAN PERSISTENT TUN-OWNER MADE HELD-BY"
+row lab0 br0 tgalice - no tgalice "$HELD"
+row lab1 br0 tgalice - no tgalice "$HELD"
+row lab2 br0 tgalice - no tgalice "$HELD"
 [ "$(wc -l <<< "$TG_OUT")" = 4 ] || tg_problem "tgalice sees more than her 3 taps:"$'\n'"$TG_OUT"
-tg_verdict "--list as tgalice: her 3 taps only"
+tg_verdict "--list as tgalice: her 3 taps only, when made, held by her tg-spawns"
 tg_run tgbob --list
 tg_expect_rc 0
-has "$ptap br1 tgbob - yes tgbob"
+row "$ptap" br1 tgbob - yes tgbob -
 [ "$(wc -l <<< "$TG_OUT")" = 2 ] || tg_problem "tgbob sees:"$'\n'"$TG_OUT"
-tg_verdict "--list as tgbob: his persistent tap, PERSISTENT yes"
+tg_verdict "--list as tgbob: his persistent tap, PERSISTENT yes, held by nobody"
 tg_run root --list
 tg_expect_rc 0
-for l in "lab0 br0 tgalice - no tgalice" "lab1 br0 tgalice - no tgalice" \
-    "lab2 br0 tgalice - no tgalice" "$utap br1 tguser - no tguser" "$ptap br1 tgbob - yes tgbob"; do
-    has "$l"
-done
+row lab0 br0 tgalice - no tgalice "$HELD"
+row lab1 br0 tgalice - no tgalice "$HELD"
+row lab2 br0 tgalice - no tgalice "$HELD"
+row "$utap" br1 tguser - no tguser "$HELD"
+row "$ptap" br1 tgbob - yes tgbob -
 [ "$(wc -l <<< "$TG_OUT")" = 6 ] || tg_problem "root sees:"$'\n'"$TG_OUT"
-tg_verdict "--list as root: all 5 taps with owners and persistence"
+tg_verdict "--list as root: all 5 taps with owners, persistence and every user's holders"
+# A QEMU's -name names the holder (libvirt's form: guest=NAME,...).
+hold_named() {
+    "${PYTHON:-python3}" -c '
+import fcntl, os, struct, sys, time
+tun = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(tun, 0x400454CA, struct.pack("16sH22x", sys.argv[1].encode(), 0x1002))
+print("holding", flush=True)
+sys.stdin.read()' "$1" -name guest=labvm,debug-threads=on
+}
+exec {named}> >(hold_named "$ptap" > "$TG_ROOT/named.out")
+tg_wait 5 grep -q holding "$TG_ROOT/named.out"
+tg_run root --list
+row "$ptap" br1 tgbob - yes tgbob '[0-9]+\(labvm\)'
+tg_verdict "a holder with QEMU's -name guest=labvm,... is shown by that name"
+tg_run root --list --json
+tg_expect_rc 0
+printf '%s\n' "$TG_OUT" > "$TG_ROOT/list.json"
+"${PYTHON:-python3}" - "$TG_ROOT/list.json" "$ptap" "$(date +%s)" > "$TG_ROOT/json.err" 2>&1 <<'PY' ||
+import json, sys
+ptap, now = sys.argv[2], int(sys.argv[3])
+doc = json.load(open(sys.argv[1]))
+taps = {t["tap"]: t for t in doc["taps"]}
+assert set(taps) >= {"lab0", "lab1", "lab2", ptap}, taps.keys()
+for t in doc["taps"]:
+    assert set(t) == {"tap", "bridge", "uid", "owner", "vlan", "persistent", "tun_owner", "made", "in_use", "held_by"}, t
+    assert abs(t["made"] - now) < 600, t
+p = taps[ptap]
+assert p["bridge"] == "br1" and p["owner"] == "tgbob" and p["persistent"] is True and p["vlan"] is None, p
+assert [h["vm"] for h in p["held_by"]] == ["labvm"], p
+lab = taps["lab0"]
+assert lab["persistent"] is False and lab["held_by"][0]["command"] == "tg-spawn" and lab["held_by"][0]["vm"] is None, lab
+PY
+    tg_problem "--list --json: $(cat "$TG_ROOT/json.err")"
+tg_verdict "--list --json: the same facts, in the documented shape"
+exec {named}>&-
+# The holder is gone when no fd names the tap any more.
+tg_wait 5 bash -c '! grep -qsx "iff:.$1" /proc/[0-9]*/fdinfo/*' _ "$ptap" || tg_problem "the -name holder stays"
 # The holder can hand the tap to another user (as it could pass the fd):
 # the tun owner changes, the quota stays with the user it was made for.
 a=$(tg_as tgbob $PERSIST --attach "$ptap" --owner "$TG_ALICE_UID")
@@ -145,17 +213,88 @@ a=$(tg_as tgbob $PERSIST --attach "$ptap" --owner "$TG_ALICE_UID")
 a=$(tg_as tgalice $PERSIST --attach "$ptap")
 [ "$a" = attached ] || tg_problem "tgalice after the hand-over: $a"
 tg_run root --list
-has "$ptap br1 tgbob - yes tgalice"
+row "$ptap" br1 tgbob - yes tgalice -
 tg_verdict "a tap handed over with TUNSETOWNER: --list shows the new tun owner"
+# fdinfo names a tap without its network namespace. hold NAME stay|leave:
+# attach to the tap NAME (creating it if there is none), then, with leave,
+# move to a network namespace of its own, fd and all.
+hold() {
+    "${PYTHON:-python3}" -c '
+import ctypes, fcntl, os, struct, sys
+tun = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(tun, 0x400454CA, struct.pack("16sH22x", sys.argv[1].encode(), 0x1002))
+if sys.argv[2] == "leave" and ctypes.CDLL(None, use_errno=True).unshare(0x40000000) != 0:
+    sys.exit("unshare: %s" % os.strerror(ctypes.get_errno()))
+print("holding", flush=True)
+sys.stdin.read()' "$@"
+}
+# A container's own tap of the same name is not ours: its process does not
+# hold ours.
+exec {decoy}> >(unshare -n bash -c "$(declare -f hold); hold $ptap stay" > "$TG_ROOT/decoy.out")
+tg_wait 5 grep -q holding "$TG_ROOT/decoy.out" || tg_problem "decoy: $(cat "$TG_ROOT/decoy.out")"
+tg_run root --list
+row "$ptap" br1 tgbob - yes tgalice -
+tg_verdict "a process in another network namespace holding a tap of the same name is not its holder"
+# One of ours whose holder moved to another namespace (as a passed fd
+# can): no holder to show, but held all the same.
+ptap2=$(tg_as tgbob $PERSIST "$TG_H" br1)
+[ -e "/sys/class/net/$ptap2" ] || tg_problem "no second persistent tap: $ptap2"
+exec {away}> >(hold "$ptap2" leave > "$TG_ROOT/away.out")
+tg_wait 5 grep -q holding "$TG_ROOT/away.out" || tg_problem "away: $(cat "$TG_ROOT/away.out")"
+tg_run root --list
+row "$ptap2" br1 tgbob - yes tgbob '\?'
+tg_run root --list --json
+"${PYTHON:-python3}" -c '
+import json, sys
+t = {t["tap"]: t for t in json.load(sys.stdin)["taps"]}
+assert t[sys.argv[1]]["in_use"] is True and t[sys.argv[1]]["held_by"] == [], t[sys.argv[1]]
+assert t[sys.argv[2]]["in_use"] is False, t[sys.argv[2]]' "$ptap2" "$ptap" <<< "$TG_OUT" 2> "$TG_ROOT/json.err" ||
+    tg_problem "--list --json: $(cat "$TG_ROOT/json.err")"
+tg_verdict "a tap held from another network namespace: HELD-BY ?, in use"
 # An interface root made with an alias of its own is not tapgate's.
 ip tuntap add dev manual0 mode tap
 ip link set manual0 alias "some other alias"
 tg_run root --list
 [[ $TG_OUT != *manual0* ]] || tg_problem "a tap tapgate did not make is listed"
 tg_verdict "--list shows only taps tapgate made"
+# --remove: root only, tapgate's taps only.
+tg_run root --remove=manual0
+tg_expect_rc 1
+[ "$TG_EOUT" = "tapgate: manual0 was not made by tapgate: not removed" ] || tg_problem "stderr: $TG_EOUT"
+[ -e /sys/class/net/manual0 ] || tg_problem "manual0 was removed"
+# A veth with tapgate's alias (root could write one) is still not a tap
+# tapgate made.
+ip link add tgfake type veth peer name tgfakep
+ip link set tgfake alias "tapgate uid=$TG_UID made=1"
+tg_run root --remove=tgfake
+tg_expect_rc 1
+[ -e /sys/class/net/tgfake ] || tg_problem "tgfake was removed"
+ip link del tgfake
+tg_run root --remove=nosuch0
+[ "$TG_EOUT" = "tapgate: no interface nosuch0" ] || tg_problem "stderr: $TG_EOUT"
+tg_run tgbob --remove="$ptap"
+tg_expect_rc 1
+[ "$TG_EOUT" = "tapgate: --remove and --remove-unused need root" ] || tg_problem "stderr: $TG_EOUT"
+[ -e "/sys/class/net/$ptap" ] || tg_problem "a user removed $ptap"
+tg_verdict "--remove refuses interfaces tapgate did not make, and users"
+tg_run root --remove-unused
+tg_expect_rc 0
+[[ $TG_OUT == *"removed $ptap (made for tgbob, on br1)"* && $TG_OUT == *"1 tap removed"* ]] || tg_problem "stdout: $TG_OUT"
+[ ! -e "/sys/class/net/$ptap" ] || tg_problem "$ptap is still there"
+[ -e /sys/class/net/lab0 ] && [ -e "/sys/class/net/$utap" ] || tg_problem "a held tap was removed"
+[ -e "/sys/class/net/$ptap2" ] || tg_problem "$ptap2, held from another namespace, was removed"
+tg_verdict "--remove-unused removes the persistent tap no process holds, and no other"
+exec {decoy}>&- {away}>&-
+tg_wait 5 bash -c '! grep -qsx "iff:.$1" /proc/[0-9]*/fdinfo/*' _ "$ptap2" || tg_problem "the holder of $ptap2 stays"
+tg_run root --remove-unused
+[[ $TG_OUT == *"removed $ptap2 (made for tgbob, on br1)"* ]] || tg_problem "stdout: $TG_OUT"
+tg_verdict "... and the one held from elsewhere once its holder lets go"
+tg_run root --remove=lab0
+tg_expect_rc 0
+[ ! -e /sys/class/net/lab0 ] || tg_problem "lab0 is still there"
+tg_verdict "--remove removes one by name, held or not"
 ip link del manual0
 tg_release
-ip link del "$ptap"
 tg_run root --list
 [ "$TG_OUT" = "$(head -n 1 <<< "$TG_OUT")" ] || tg_problem "taps listed after release:"$'\n'"$TG_OUT"
 tg_verdict "--list after everything is gone: the header only"

@@ -134,11 +134,15 @@ spawners_settled() {
 }
 
 # No OFD lock (or any lock) held on the quota lock file.
+# /proc/locks names the file as MAJOR:MINOR:INODE, the device in hex: the
+# inode alone also matches other tests' lock files on other tmpfs mounts.
 lock_free() {
-    local ino
-    ino=$(stat -c %i "$LOCK" 2> /dev/null) || return 0
-    if grep -Eq ":$ino " /proc/locks; then
-        tg_problem "lock still held: $(grep -E ":$ino " /proc/locks)"
+    local id
+    id=$(stat -c '%Hd %Ld %i' "$LOCK" 2> /dev/null) || return 0
+    # shellcheck disable=SC2086 # three numbers
+    id=$(printf '%02x:%02x:%s' $id)
+    if grep -q " $id " /proc/locks; then
+        tg_problem "lock still held: $(grep " $id " /proc/locks)"
     fi
 }
 

@@ -184,8 +184,10 @@ struct Parser {
         };
         if (in_global) {
             if (k == "syslog") {
-                if (auto b = parse_bool(value)) out.syslog = *b;
-                else bad("expected yes or no");
+                out.syslog_required = value == "required";
+                if (out.syslog_required) out.syslog = true;
+                else if (auto b = parse_bool(value)) out.syslog = *b;
+                else bad("expected yes, no or required");
             } else if (k == "syslog_facility") {
                 if (facility_code(value)) out.facility = std::string(value);
                 else bad("expected auth, authpriv, daemon, user or local0 to local7");

@@ -59,6 +59,8 @@ struct Settings {
     std::string file;
     bool exists = false;        // a missing file means defaults
     bool syslog = true;
+    // syslog = required: a request whose grant cannot be logged is refused.
+    bool syslog_required = false;
     std::string facility = "authpriv";
     std::vector<Scope> scopes;  // in file order
     std::vector<acl::Diagnostic> errors;

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "acl.hpp"
+#include "audit.hpp"
 #include "bridge.hpp"
 #include "port.hpp"
 #include "privileges.hpp"
@@ -133,6 +134,10 @@ Explanation gather(const std::string& bridge, const std::string& lock_problem) {
                     " cannot be used: " + lock_problem;
     else
         x.refusal = request::over_quota(plan, *x.held, br);
+    if (!x.refusal && conf.syslog_required) {
+        if (auto why = audit::unreachable())
+            x.refusal = "the audit log is required (syslog = required) and the grant could not be logged: " + *why;
+    }
     x.granted = !x.refusal;
     return x;
 }

@@ -1,10 +1,13 @@
 // The audit log: one syslog line for every grant and every refusal, to the
 // system's /dev/log (nothing the caller can redirect), with the facility
-// from tapgate.conf (authpriv by default).
+// from tapgate.conf (authpriv by default). Sent by tapgate itself, not
+// syslog(3), which cannot say whether the line arrived: with syslog =
+// required a grant that cannot be logged is refused.
 #pragma once
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 
 namespace tapgate::audit {
@@ -20,11 +23,16 @@ struct Record {
     unsigned vlan = 0;
     std::string rule;  // file:line of the deciding ACL rule
     bool enabled = true;
-    int facility = -1;  // -1: the default (authpriv)
+    bool required = false;  // syslog = required
+    int facility = -1;      // -1: the default (authpriv)
 };
 
+// Throws tapgate::Error when the line must be logged and could not be.
 void granted(const Record& r);
 void refused(const Record& r, const std::string& reason);
+
+// Why a line sent now would not arrive, or nullopt: for --explain.
+std::optional<std::string> unreachable();
 
 // The line itself, without syslog's prefix: for tests and --explain.
 std::string format(const Record& r, bool granted, const std::string& reason);

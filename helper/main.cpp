@@ -141,6 +141,7 @@ int run_request(Start& st, const std::optional<std::string>& no_taps, audit::Rec
     request::Files files;
     const settings::Settings conf = request::read_settings(files);
     rec.enabled = conf.syslog;
+    rec.required = conf.syslog_required;
     rec.facility = settings::facility_code(conf.facility).value_or(-1);
     if (st.early) throw *st.early;
     if (no_taps)

@@ -84,6 +84,7 @@ int serve(int conn, const State& st, pid_t service) {
         request::Files files;
         const settings::Settings conf = request::read_settings(files);
         rec.enabled = conf.syslog;
+        rec.required = conf.syslog_required;
         rec.facility = settings::facility_code(conf.facility).value_or(-1);
         fdpass::Message m = fdpass::receive(conn, wire::max_request, '\n', Clock::now() + st.limits.request);
         if (m.fd || m.extra_fds) throw Error("malformed request: it came with file descriptors");

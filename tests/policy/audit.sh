@@ -150,6 +150,65 @@ tg_conf
 tg_release
 tg_conf
 
+# --- syslog = required ---------------------------------------------------------
+# A grant that cannot be logged is refused, and nothing is left; with the
+# default (yes) it is granted as before. No logger: /dev/log moved away.
+tg_conf "[global]" "syslog = required"
+req tgalice; tg_expect_grant
+logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br0 tap=${TG_R[ifname]:-?} rule=$A:1"
+tg_release
+tg_verdict "syslog = required, the logger listening: granted and logged"
+mv /dev/log /dev/log.away
+tg_state_baseline
+tg_spawn tgalice -- "$TG_H"
+tg_expect_refusal "the audit log is required (syslog = required) and the grant could not be logged: /dev/log: No such file or directory"
+tg_verdict "syslog = required, no logger: refused, nothing left"
+tg_run tgalice --explain --br=br0
+tg_expect_rc 1
+[[ $TG_OUT == *"a request would be refused: the audit log is required (syslog = required) and the grant could not be logged: /dev/log: No such file or directory"* ]] ||
+    tg_problem "--explain: $TG_OUT"
+tg_verdict "--explain says so"
+tg_conf
+tg_spawn tgalice -- "$TG_H"; tg_expect_grant
+tg_verdict "syslog = yes, no logger: granted (the default keeps its meaning)"
+mv /dev/log.away /dev/log
+# A logger that stopped reading: its queue full, a send would block. The
+# helper waits 2 s at most, then refuses (required) or grants (yes).
+full=/dev/log.full  # a rename, not a copy: the same filesystem as /dev/log
+exec {stuck}< <(exec setpriv --pdeathsig TERM -- "${PYTHON:-python3}" -c '
+import signal, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); c.setblocking(False)
+try:
+    while True: c.sendto(b"x" * 1024, sys.argv[1])
+except BlockingIOError:
+    pass
+print("full", flush=True)
+signal.pause()' "$full")
+stuck_pid=$!
+read -r -t 10 -u "$stuck" line
+[ "$line" = full ] || tg_problem "the stuck logger did not start"
+mv /dev/log /dev/log.away
+chmod 0666 "$full"
+mv "$full" /dev/log
+tg_conf "[global]" "syslog = required"
+tg_spawn tgalice -- "$TG_H"
+tg_expect_refusal "the grant could not be logged: /dev/log: Connection timed out"
+tg_verdict "syslog = required, a logger that does not read: refused after the 2 s bound"
+tg_conf
+tg_spawn tgalice -- "$TG_H"; tg_expect_grant
+tg_verdict "syslog = yes, a logger that does not read: granted after the 2 s bound, not hung"
+rm /dev/log
+mv /dev/log.away /dev/log
+kill "$stuck_pid"
+exec {stuck}<&-
+req tgbob --br br1; tg_expect_grant
+new_lines 1
+[[ $NEW == *"granted: user=tgbob "* && $NEW != *$'\n'* ]] || tg_problem "lines: $NEW"
+tg_release
+tg_verdict "the logger back: the next grant is logged"
+TG_STATE0=
+
 # --- the caller's environment changes nothing ---------------------------------
 # TZ would move the timestamp; the helper clears the environment before it
 # logs. Compare with the time as root (no TZ) sees it.

@@ -45,6 +45,15 @@ TEST_CASE("an empty file gives the defaults") {
     CHECK(e.name_template() == "tap%d");
 }
 
+TEST_CASE("syslog = required: logged, and strictly") {
+    auto s = parse("[global]\nsyslog = required\n");
+    REQUIRE(s.ok());
+    CHECK(s.syslog);
+    CHECK(s.syslog_required);
+    CHECK_FALSE(parse("[global]\nsyslog = yes\n").syslog_required);
+    CHECK_FALSE(parse("").syslog_required);
+}
+
 TEST_CASE("every key parses") {
     auto s = parse("; comment\n# comment\n[global]\nsyslog = no\nsyslog_facility = local3\n\n"
                    "[bridge br0]\nquota = 3\nvlan = 10\nisolated = yes\nhairpin = on\n"
@@ -124,7 +133,7 @@ TEST_CASE("errors carry file and line, and every one is reported") {
                    "[bridge br0]\n"
                    "[bridge br3]\nname = tap\n[bridge br4]\nname = x%d%d\n");
     CHECK(errors(s) == std::vector<std::string>{
-        "/etc/tapgate.conf:2: syslog = \"maybe\": expected yes or no",
+        "/etc/tapgate.conf:2: syslog = \"maybe\": expected yes, no or required",
         "/etc/tapgate.conf:3: unknown key \"facility\" in [global] (expected syslog, syslog_facility)",
         "/etc/tapgate.conf:5: quota = \"-1\": expected a number of taps from 0 to 1023",
         "/etc/tapgate.conf:6: vlan = \"4095\": expected a VLAN id from 1 to 4094",

@@ -95,10 +95,10 @@ libs=$(tg_setuid_copy "$bin/bench-noop-libs" bench-noop-libs)
 # The service row: tapgated as tg_service_start runs it (the build's units,
 # systemd-socket-activate), and the same 4755 copy of tapgate, which the
 # bench runs under no_new_privs.
-via_service=
+via_service=()
 if [ -x "$build/helper/tapgated" ]; then
     TAPGATE_BUILD_ROOT=$build tg_service_start
-    via_service=--via-service=$tapgate
+    via_service=(--via-service="$tapgate")
 else
     echo "run.sh: $build has no tapgated (-Dservice=disabled?): no service row" >&2
 fi
@@ -111,5 +111,5 @@ env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
     "$bin/tapgate-bench" --tapgate="$tapgate" --reference="$ref" --user="$TG_USER" \
     --bridge=tgbench0 --full-bridge=tgbench1k --lab-bridge=tgbenchlab \
     --noop-static="$TG_ROOT/bin/bench-noop-static" --noop-dynamic="$TG_ROOT/bin/bench-noop-dynamic" \
-    --noop-libs="$libs" $via_service ${TG_BENCH_ARGS:-} "$@" ||
+    --noop-libs="$libs" "${via_service[@]}" ${TG_BENCH_ARGS:-} "$@" ||
     { rc=$?; [ -s "$TG_ROOT/service.log" ] && sed 's/^/service: /' "$TG_ROOT/service.log" >&2; exit $rc; }

@@ -21,6 +21,14 @@
 // and adds the same amount to every helper, drowning their difference; this
 // child closes the same fds with two close_range(2) calls.
 //
+// The service path: a subject may run under no_new_privs (the spawner's
+// child sets it before execve, as it is set in a QEMU under Flatpak,
+// bubblewrap or NoNewPrivileges=). The kernel then ignores the 4755 copy's
+// setuid bit, and tapgate asks the tapgate service, which run.sh starts in
+// the same namespace, for the tap. The timed region is the same; the
+// service's own work (the child it forks per request) is in it, but not in
+// the cpu and faults columns, which are the helper process's only.
+//
 // Why not tg-spawn (tests/tools): the spawn here is a timed loop inside one
 // process, thousands of times with the tap checked and closed in between;
 // a tg-spawn per request would time tg-spawn's own exec and the shell.
@@ -385,7 +393,7 @@ void format_fd_arg(char (&buf)[32], int fd) {
     buf[pos] = '\0';
 }
 
-Spawn spawn(const std::string& helper, const std::string& br_arg) {
+Spawn spawn(const std::string& helper, const std::string& br_arg, bool nnp = false) {
     Spawn s;
     const double t0 = now_ms();
     int sv[2];
@@ -397,6 +405,7 @@ Spawn spawn(const std::string& helper, const std::string& br_arg) {
         const auto keep = static_cast<unsigned>(sv[1]);
         if (keep > 3) ::syscall(SYS_close_range, 3U, keep - 1, 0U);
         ::syscall(SYS_close_range, keep + 1, ~0U, 0U);
+        if (nnp && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ::_exit(126);
         char fd_arg[32];
         format_fd_arg(fd_arg, sv[1]);
         char* argv[] = {const_cast<char*>(helper.c_str()), const_cast<char*>("--use-vnet"), fd_arg,
@@ -470,6 +479,8 @@ struct Subject {
     // (quota lock and count, port flags, audit line): its settings apply to
     // that bridge only, so the plain rows stay plain.
     const struct Bridge* own_bridge = nullptr;
+    // Run under no_new_privs: tapgate through the service.
+    bool nnp = false;
 };
 
 std::string fmt2(double v) {
@@ -510,6 +521,7 @@ void print_row(const std::string& label, const std::vector<double>& samples, con
 
 struct Options {
     std::string tapgate, reference, user;
+    std::string via_service;  // --via-service=PATH: tapgate under no_new_privs
     std::string profile;  // --profile=A,B,...: see profile()
     int count = 100;
     std::string bridge = "tgbench0", full_bridge = "tgbench1k", lab_bridge;
@@ -542,7 +554,7 @@ void run_once(Subject& sub, const Bridge& br, const std::string& br_arg, bool re
         sub.setlink_ms.push_back(k.setlink_ms);
         return;
     }
-    Spawn s = spawn(sub.path, br_arg);
+    Spawn s = spawn(sub.path, br_arg, sub.nnp);
     if (auto why = check_spawn(s, sub.kind == Kind::helper, br); !why.empty())
         throw Failure(sub.label + ": " + why);
     const double t = now_ms();
@@ -619,7 +631,7 @@ struct Throughput {
     double spawns = 0, seconds = 0;
 };
 
-void parallel_round(const std::string& helper, const Bridge& br, const Options& o, Throughput& out) {
+void parallel_round(const std::string& helper, bool nnp, const Bridge& br, const Options& o, Throughput& out) {
     const std::string br_arg = "--br=" + br.name;
     int go[2], check[2], done[2];
     if (::pipe2(go, O_CLOEXEC) || ::pipe2(check, O_CLOEXEC) || ::pipe2(done, O_CLOEXEC))
@@ -645,7 +657,7 @@ void parallel_round(const std::string& helper, const Bridge& br, const Options& 
             spawned.reserve(static_cast<std::size_t>(o.per_spawner));
             wait_eof(go[0]);
             try {
-                for (int i = 0; i < o.per_spawner; ++i) spawned.push_back(spawn(helper, br_arg));
+                for (int i = 0; i < o.per_spawner; ++i) spawned.push_back(spawn(helper, br_arg, nnp));
             } catch (const Failure& e) {
                 std::fprintf(stderr, "tapgate-bench: spawner: %s\n", e.what());
                 ::_exit(4);
@@ -746,6 +758,7 @@ Options parse(int argc, char** argv) {
         };
         if (key == "tapgate") o.tapgate = val;
         else if (key == "reference") o.reference = val;
+        else if (key == "via-service") o.via_service = val;
         else if (key == "user") o.user = val;
         else if (key == "bridge") o.bridge = val;
         else if (key == "full-bridge") o.full_bridge = val;
@@ -777,7 +790,8 @@ Options parse(int argc, char** argv) {
 // variants of a helper side by side. Spawns each program --count times in
 // alternating batches of --batch, as whoever runs this (no root needed), and
 // prints one line each. A program named noop:PATH must exit 0 without
-// sending anything; the others must deliver a correct tap.
+// sending anything; the others must deliver a correct tap, nnp:PATH under
+// no_new_privs (through the tapgate service, which must be running).
 int profile(const Options& o) {
     const Bridge br = find_bridge(o.bridge);
     std::vector<Subject> subs;
@@ -786,7 +800,11 @@ int profile(const Options& o) {
         std::string path = o.profile.substr(pos, comma - pos);
         const bool noop = path.rfind("noop:", 0) == 0;
         if (noop) path.erase(0, 5);
+        const bool nnp = path.rfind("nnp:", 0) == 0;
+        if (nnp) path.erase(0, 4);
         subs.push_back({path, noop ? Kind::exec_noop : Kind::helper, path, {}, {}, {}, {}, {}, {}});
+        subs.back().nnp = nnp;
+        if (nnp) subs.back().label = "nnp:" + path;
         pos = comma + 1;
     }
     const std::string br_arg = "--br=" + br.name;
@@ -822,6 +840,9 @@ int run(int argc, char** argv) {
     Subject dyn{"floor: exec dynamic no-op (libc only)", Kind::exec_noop, o.noop_dynamic, {}, {}, {}, {}, {}, {}};
     Subject libs{"no-op with tapgate's libs as .so, 4755", Kind::exec_noop, o.noop_libs, {}, {}, {}, {}, {}, {}};
 
+    // The service row: the same 4755 copy, run under no_new_privs.
+    Subject svc{"tapgate via the service (no_new_privs)", Kind::helper, o.via_service, {}, {}, {}, {}, {}, {}};
+    svc.nnp = true;
     std::optional<Bridge> brlab;
     Subject lab{"tapgate, lab features on (quota, flags, audit)", Kind::helper, o.tapgate, {}, {}, {}, {}, {}, {}};
     std::vector<Subject*> zero{&tg, &ref, &kern};
@@ -830,20 +851,23 @@ int run(int argc, char** argv) {
         lab.own_bridge = &*brlab;
         zero.push_back(&lab);
     }
-    for (Subject* s : {&st, &dyn, &libs})
+    for (Subject* s : {&svc, &st, &dyn, &libs})
         if (!s->path.empty()) zero.push_back(s);
     run_series("0 ports", zero, br0, o);
 
-    Throughput tp_tg, tp_ref;
+    struct Parallel {
+        const char* label;
+        const Subject& sub;
+        Throughput tp;
+    };
+    std::vector<Parallel> par{{"tapgate", tg, {}}, {"qemu-bridge-helper (reference)", ref, {}}};
+    if (!svc.path.empty()) par.push_back({svc.label.c_str(), svc, {}});
     for (int r = 0; r < o.parallel_rounds; ++r) {
         progress("parallel", r + 1, o.parallel_rounds);
-        // Alternate which helper goes first.
-        if (r % 2 == 0) {
-            parallel_round(o.tapgate, br0, o, tp_tg);
-            parallel_round(o.reference, br0, o, tp_ref);
-        } else {
-            parallel_round(o.reference, br0, o, tp_ref);
-            parallel_round(o.tapgate, br0, o, tp_tg);
+        // Each round starts with another helper.
+        for (std::size_t k = 0; k < par.size(); ++k) {
+            Parallel& p = par[(k + static_cast<std::size_t>(r)) % par.size()];
+            parallel_round(p.sub.path, p.sub.nnp, br0, o, p.tp);
         }
     }
 
@@ -865,11 +889,16 @@ int run(int argc, char** argv) {
                 u.release, ::sysconf(_SC_NPROCESSORS_ONLN), o.rounds, o.batch, o.user.c_str());
     std::printf("(close: the tap's close, timed apart; it waits for RCU and is not the helper's cost)\n");
 
-    auto section = [](const char* title, Subject& t, Subject& rf, Subject& k, std::vector<Subject*> extra) {
+    // helpers: more rows like tapgate's, after the reference. For the
+    // service row, cpu and faults are the helper process's only: the
+    // service's child that does the work is not counted there.
+    auto section = [](const char* title, Subject& t, Subject& rf, std::vector<Subject*> helpers, Subject& k,
+                      std::vector<Subject*> extra) {
         print_header(title);
         const double rm = summarize(rf.spawn_ms).median;
         print_row(t.label, t.spawn_ms, t.close_ms, rm, &t);
         print_row(rf.label, rf.spawn_ms, rf.close_ms, std::nullopt, &rf);
+        for (Subject* s : helpers) print_row(s->label, s->spawn_ms, s->close_ms, rm, s);
         print_row(k.label, k.spawn_ms, k.close_ms, rm);
         print_row("  of which open + TUNSETIFF tap%d", k.setiff_ms, {}, std::nullopt);
         print_row("  of which RTM_SETLINK mtu+mac+master+up", k.setlink_ms, {}, std::nullopt);
@@ -878,7 +907,9 @@ int run(int argc, char** argv) {
     std::vector<Subject*> floors;
     for (Subject* s : {&st, &dyn, &libs})
         if (!s->path.empty()) floors.push_back(s);
-    section("0 ports on the bridge", tg, ref, kern, floors);
+    std::vector<Subject*> helpers;
+    if (!svc.path.empty()) helpers.push_back(&svc);
+    section("0 ports on the bridge", tg, ref, helpers, kern, floors);
     if (lab.own_bridge) {
         print_row(lab.label, lab.spawn_ms, lab.close_ms, summarize(ref.spawn_ms).median, &lab);
         const double plain = summarize(tg.spawn_ms).median;
@@ -887,7 +918,7 @@ int run(int argc, char** argv) {
     }
     char title[96];
     std::snprintf(title, sizeof title, "%d ports already held on the bridge", o.ports);
-    section(title, tgk, refk, kernk, {});
+    section(title, tgk, refk, {}, kernk, {});
 
     std::printf("\n%d parallel spawners, %d spawns each, %d rounds per helper (taps kept until the round ends)\n",
                 o.spawners, o.per_spawner, o.parallel_rounds);
@@ -898,8 +929,9 @@ int run(int argc, char** argv) {
         std::string ratio = ref_rate ? fmt2(rate / *ref_rate) : "";
         std::printf("  %-44s %8.0f %8.3f %8.3f %8.3f %7s\n", label, rate, s.median, s.p90, s.p99, ratio.c_str());
     };
-    tp_row("tapgate", tp_tg, tp_ref.spawns / tp_ref.seconds);
-    tp_row("qemu-bridge-helper (reference)", tp_ref, std::nullopt);
+    const Throughput& tp_ref = par[1].tp;
+    for (const Parallel& p : par)
+        tp_row(p.label, p.tp, &p.sub == &ref ? std::nullopt : std::optional<double>(tp_ref.spawns / tp_ref.seconds));
     return 0;
 }
 

@@ -9,7 +9,12 @@
 #   4. perf samples per DSO and the top symbols (system-wide cpu-clock,
 #      filtered to the helper's command name), if perf is installed;
 #   5. page faults per run by mapping (libc text, heap, ...) and by the
-#      function that took them (perf page-faults -d), if perf is installed.
+#      function that took them (perf page-faults -d), if perf is installed;
+#   6. the service path, where the build has tapgated: the same tapgate,
+#      as a 4755 copy named tapgate-client run under no_new_privs, is in
+#      1, 4 and 5 as a third helper; the service's side (its children,
+#      comm tapgated) in 4, and here its system calls and CPU time per
+#      request.
 # Needs root. Builds like run.sh.
 #
 #   bash tests/bench/profile.sh [BUILDDIR] [--count=N]
@@ -42,11 +47,21 @@ mkdir -p "$out"
 chmod 0777 "$out"
 helpers=("$(tg_setuid_copy "$build/helper/tapgate" tapgate)" "$(tg_setuid_copy "$reference" qemu-bridge-helper)")
 plain=("$build/helper/tapgate" "$reference")
+client=
+if [ -x "$build/helper/tapgated" ]; then
+    tg_syslog_start /dev/null
+    TAPGATE_BUILD_ROOT=$build tg_service_start
+    client=$(tg_setuid_copy "$build/helper/tapgate" tapgate-client)
+    helpers+=("$client")
+fi
+# What tapgate-bench --profile= runs for a helper: the client under
+# no_new_privs, where the kernel ignores its setuid bit.
+subject() { if [ "$1" = "$client" ]; then echo "nnp:$1"; else echo "$1"; fi; }
 
 echo "== 1. syscalls per helper run (strace, 5 runs each)"
 for h in "${helpers[@]}"; do
     n=$(basename "$h")
-    strace -f -ff -o "$out/$n" -u "$TG_USER" "$bench" --bridge=tgbench0 --profile="$h" --count=5 >/dev/null
+    strace -f -ff -o "$out/$n" -u "$TG_USER" "$bench" --bridge=tgbench0 --profile="$(subject "$h")" --count=5 >/dev/null
     # Keep the processes that exec'd the helper, from the execve on.
     for f in "$out/$n".*; do
         grep -q "^execve(\"$h\"" "$f" && sed -n "/^execve(\"${h//\//\\/}\"/,\$p" "$f"
@@ -93,18 +108,23 @@ if command -v perf >/dev/null; then
         comm=${n:0:15}
         perf record -q -e cpu-clock -F 10000 -a -o "$out/$n.perf" -- \
             setpriv --reuid="$TG_USER" --regid="$TG_USER" --init-groups \
-            "$bench" --bridge=tgbench0 --profile="$h" --count="$count" >/dev/null 2>&1
-        perf script -i "$out/$n.perf" -F comm,ip,sym,dso 2>/dev/null | awk -v comm="$comm" '
-            $1 == comm { d = $NF; gsub(/[()]/, "", d); sub(/.*\//, "", d); dso[d]++
-                         s = $3; sym[s " (" d ")"]++; total++ }
-            END {
-                printf "%s: %d samples\n", comm, total
-                for (k in dso) printf "  %5.1f%%  %s\n", 100 * dso[k] / total, k | "sort -rn | head -8"
-                close("sort -rn | head -8")
-                print "  top symbols:"
-                for (k in sym) printf "  %5.1f%%  %s\n", 100 * sym[k] / total, k | "sort -rn | head -12"
-                close("sort -rn | head -12")
-            }'
+            "$bench" --bridge=tgbench0 --profile="$(subject "$h")" --count="$count" >/dev/null 2>&1
+        comms=("$comm")
+        # For the client, the service's children too.
+        if [ "$h" = "$client" ]; then comms+=(tapgated); fi
+        for comm in "${comms[@]}"; do
+            perf script -i "$out/$n.perf" -F comm,ip,sym,dso 2>/dev/null | awk -v comm="$comm" '
+                $1 == comm { d = $NF; gsub(/[()]/, "", d); sub(/.*\//, "", d); dso[d]++
+                             s = $3; sym[s " (" d ")"]++; total++ }
+                END {
+                    printf "%s: %d samples\n", comm, total
+                    for (k in dso) printf "  %5.1f%%  %s\n", 100 * dso[k] / total, k | "sort -rn | head -8"
+                    close("sort -rn | head -8")
+                    print "  top symbols:"
+                    for (k in sym) printf "  %5.1f%%  %s\n", 100 * sym[k] / total, k | "sort -rn | head -12"
+                    close("sort -rn | head -12")
+                }'
+        done
     done
 fi
 
@@ -116,7 +136,7 @@ if command -v perf >/dev/null && command -v python3 >/dev/null; then
         n=$(basename "$h")
         perf record -q -e page-faults -c 1 -d -a -o "$out/$n.faults" -- \
             setpriv --reuid="$TG_USER" --regid="$TG_USER" --init-groups \
-            "$bench" --bridge=tgbench0 --profile="$h" --count=20 >/dev/null 2>&1
+            "$bench" --bridge=tgbench0 --profile="$(subject "$h")" --count=20 >/dev/null 2>&1
         perf script -i "$out/$n.faults" --show-mmap-events -F comm,pid,ip,sym,dso,addr 2>/dev/null |
             python3 -c '
 import collections, re, sys
@@ -152,4 +172,33 @@ for k, v in who.most_common(8):
     print("  %5.1f  %s" % (v / len(runs), k))
 ' "$n"
     done
+fi
+
+if [ -n "$client" ]; then
+    echo
+    echo "== 6. the service's side of a request (the child it forks, comm tapgated)"
+    strace -f -o "$out/service" -p "$TG_SERVICE_PID" 2>/dev/null &
+    tracer=$!
+    sleep 0.5  # until it is attached
+    setpriv --reuid="$TG_USER" --regid="$TG_USER" --init-groups \
+        "$bench" --bridge=tgbench0 --profile="nnp:$client" --count=5 >/dev/null
+    kill "$tracer"
+    wait "$tracer" 2>/dev/null || true
+    # The children's lines: every pid but the service's own.
+    awk -v main="$TG_SERVICE_PID" '$1 != main && $2 ~ /^[a-z_0-9]+\(/ {
+            s = $2; sub(/\(.*/, "", s); c[s]++; total++; pids[$1] = 1 }
+        END {
+            n = length(pids)
+            printf "service child: %.0f syscalls per request;", total / n
+            for (k in c) printf " %s=%.0f", k, c[k] / n
+            printf "\n"
+        }' "$out/service" | fold -s -w 110
+    # CPU: the service's own and its reaped children's, over many requests.
+    cpu() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$TG_SERVICE_PID/stat"; }
+    before=$(cpu)
+    setpriv --reuid="$TG_USER" --regid="$TG_USER" --init-groups \
+        "$bench" --bridge=tgbench0 --profile="nnp:$client" --count="$count" >/dev/null
+    after=$(cpu)
+    awk -v a="$before" -v b="$after" -v n="$count" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "service: %.2f ms CPU per request (its children included; the client'"'"'s is in tapgate-bench'"'"'s cpu column)\n", (b - a) * 1000 / hz / n }'
 fi

@@ -2,7 +2,10 @@
 # Benchmark: tapgate against Debian's qemu-bridge-helper, spawned as QEMU 7.2
 # spawns it, by an unprivileged user, each a root-owned 4755 copy, inside a
 # throwaway network + mount namespace (tests/lib/tg.sh) with its own bridges
-# and /etc/qemu/bridge.conf. Needs root; touches no host interface.
+# and /etc/qemu/bridge.conf. Needs root; touches no host interface. Where
+# the build has tapgated, a row for the service path too: the same copy of
+# tapgate run under no_new_privs asks the service (started as the tests'
+# tg_service_start does) for the tap.
 #
 #   bash tests/bench/run.sh [BUILDDIR] [BENCH OPTIONS...]
 #
@@ -25,11 +28,14 @@ fi
 # otherwise the bench programs are compiled here, next to the build tree.
 if [ -z "${TG_ISOLATED:-}" ] && [ -z "${TG_BENCH_NO_BUILD:-}" ]; then
     [ -f "$build/build.ninja" ] || meson setup "$build" "$root" >/dev/null
+    # The service, for its row, where the build has it (-Dservice).
+    service=
+    ninja -C "$build" -t query helper/tapgated >/dev/null 2>&1 && service=helper/tapgated
     if ninja -C "$build" -t query tests/bench/tapgate-bench >/dev/null 2>&1; then
-        ninja -C "$build" helper/tapgate tests/bench/tapgate-bench tests/bench/bench-noop-static \
+        ninja -C "$build" helper/tapgate $service tests/bench/tapgate-bench tests/bench/bench-noop-static \
             tests/bench/bench-noop-dynamic tests/bench/bench-noop-libs >/dev/null
     else
-        ninja -C "$build" helper/tapgate >/dev/null
+        ninja -C "$build" helper/tapgate $service >/dev/null
         out=$build/tests/bench
         mkdir -p "$out"
         cxx=${CXX:-c++}
@@ -49,6 +55,20 @@ fi
 
 [ -n "${TG_BENCH_BUILD_ONLY:-}" ] && exit 0
 
+# Other load on the machine (builds, tests) adds noise that is neither
+# helper's. The kernel schedules per session ("autogroup"), so plain nice
+# does not reach past other sessions: the bench gets a session of its own
+# whose autogroup runs at high priority while it runs. Everything from here
+# on runs in it: the bench, the helpers it spawns, and the service with the
+# children that serve its row. TG_BENCH_NICE=0 turns that off.
+if [ -z "${TG_BENCH_SESSION:-}" ]; then
+    # Built already.
+    export TG_BENCH_SESSION=1 TG_BENCH_NO_BUILD=1
+    exec setsid --wait bash -c '
+        [ -w /proc/self/autogroup ] && echo "$0" > /proc/self/autogroup
+        exec nice -n "$0" "$@"' "${TG_BENCH_NICE:--20}" "$BASH" "$0" "${all_args[@]}"
+fi
+
 tg_isolate "${all_args[@]}"
 
 bin=$build/tests/bench
@@ -64,37 +84,32 @@ tg_acl "allow tgbench0" "allow tgbench1k" "allow tgbenchlab"
 # The group section makes tapgate ask NSS for the caller's groups too.
 printf '[bridge tgbenchlab]\nquota = 1000\nisolated = yes\nname = lab%%u%%d\n[bridge tgbenchlab group %s]\nlearning = no\n' "$TG_USER" > /etc/tapgate.conf
 chmod 0644 /etc/tapgate.conf
-tg_private_dev
-# --pdeathsig: the listener ends with the bench (exec keeps the parent).
-setpriv --pdeathsig TERM -- "${PYTHON:-/usr/bin/python3}" -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("/dev/log")
-print("ready", flush=True)
-while True:
-    s.recv(4096)
-' > "$TG_ROOT/syslog.ready" 2>/dev/null &
-for _ in $(seq 50); do grep -q ready "$TG_ROOT/syslog.ready" 2>/dev/null && break; sleep 0.1; done
-chmod 0666 /dev/log
+# It keeps nothing.
+tg_syslog_start /dev/null
 tapgate=$(tg_setuid_copy "$build/helper/tapgate" tapgate)
 ref=$(tg_setuid_copy "$reference" qemu-bridge-helper)
 # The no-ops go where the user can run them; the one with tapgate's
 # libraries is setuid like tapgate (ld.so's secure mode included).
 install -m 0755 "$bin/bench-noop-static" "$bin/bench-noop-dynamic" "$TG_ROOT/bin/"
 libs=$(tg_setuid_copy "$bin/bench-noop-libs" bench-noop-libs)
+# The service row: tapgated as tg_service_start runs it (the build's units,
+# systemd-socket-activate), and the same 4755 copy of tapgate, which the
+# bench runs under no_new_privs.
+via_service=()
+if [ -x "$build/helper/tapgated" ]; then
+    TAPGATE_BUILD_ROOT=$build tg_service_start
+    via_service=(--via-service="$tapgate")
+else
+    echo "run.sh: $build has no tapgated (-Dservice=disabled?): no service row" >&2
+fi
 
-# Other load on the machine (builds, tests) adds noise that is neither
-# helper's. The kernel schedules per session ("autogroup"), so plain nice
-# does not reach past other sessions: the bench gets a session of its own
-# whose autogroup runs at high priority while it runs (the helpers inherit
-# it). TG_BENCH_NICE=0 turns that off.
-nice=${TG_BENCH_NICE:--20}
+# Not exec'd: this shell, root, stays the parent of the syslog listener and
+# the service, and ends them after the bench (the bench becomes the user,
+# who may not signal them).
 # The helpers inherit this environment, as they would QEMU's: keep it plain.
-exec setsid --wait bash -c '
-    [ -w /proc/self/autogroup ] && echo "$0" > /proc/self/autogroup
-    exec nice -n "$0" "$@"' "$nice" \
-    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
     "$bin/tapgate-bench" --tapgate="$tapgate" --reference="$ref" --user="$TG_USER" \
     --bridge=tgbench0 --full-bridge=tgbench1k --lab-bridge=tgbenchlab \
     --noop-static="$TG_ROOT/bin/bench-noop-static" --noop-dynamic="$TG_ROOT/bin/bench-noop-dynamic" \
-    --noop-libs="$libs" ${TG_BENCH_ARGS:-} "$@"
+    --noop-libs="$libs" "${via_service[@]}" ${TG_BENCH_ARGS:-} "$@" ||
+    { rc=$?; [ -s "$TG_ROOT/service.log" ] && sed 's/^/service: /' "$TG_ROOT/service.log" >&2; exit $rc; }

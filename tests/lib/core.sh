@@ -57,6 +57,14 @@ tg_skip() {
     tg_done
 }
 
+# tg_skip_case DESC REASON: one case that cannot run here ("ok N - DESC #
+# SKIP REASON"); the test goes on.
+tg_skip_case() {
+    TG_CASES=$((TG_CASES + 1))
+    local d=$1 r=$2
+    echo "ok $TG_CASES - ${d//$'\n'/\\n} # SKIP ${r//$'\n'/ }"
+}
+
 # Call last: the plan, and exit status 1 if a case failed (meson then
 # reports the test as an error, with the failed cases named in its log).
 tg_done() {

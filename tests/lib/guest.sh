@@ -65,25 +65,80 @@ tg_alive() {
 }
 tg_dead() { ! tg_alive "$1"; }
 
-tg_uid() {  # PID: its real uid
-    local key real _
-    while read -r key real _; do
-        [ "$key" = Uid: ] && { echo "$real"; return; }
+# tg_proc_status PID FIELD: the first value of FIELD in /proc/PID/status.
+tg_proc_status() {
+    local key value _
+    while read -r key value _; do
+        [ "$key" = "$2:" ] && { echo "$value"; return; }
     done < "/proc/$1/status"
 }
+tg_uid() { tg_proc_status "$1" Uid; }  # PID: its real uid
 
 # tg_qemu_start NAME QEMU-ARGS...: QEMU as the test user, daemonized. Status
 # is QEMU's (non-zero when a netdev, e.g. the helper, failed); its stderr is
 # kept in $TG_QRUN/NAME.err. A hung start is cut off after 30 s.
+# TG_QEMU_UNDER: a command line QEMU is run by, as the test user, e.g.
+# (setpriv --no-new-privs --) or a sandbox's; empty: QEMU itself.
+TG_QEMU_UNDER=()
 tg_qemu_start() {
     local name=$1
     shift
     TG_QEMU_NAMES+=("$name")
     rm -f "$TG_QRUN/$name.pid"
     # Not through tg_as: timeout must see QEMU itself, not a shell function.
-    timeout 30 setpriv --reuid="$TG_USER" --regid="$TG_USER" --init-groups -- \
+    timeout 30 setpriv --reuid="$TG_USER" --regid="$TG_USER" --init-groups -- "${TG_QEMU_UNDER[@]}" \
         "$TG_QEMU" -nodefaults -no-user-config -display none \
         -daemonize -pidfile "$TG_QRUN/$name.pid" "$@" 2>"$TG_QRUN/$name.err"
+}
+
+# --- QEMU without a guest ---------------------------------------------------------
+# `-machine none` runs no CPU, so QEMU starts in a fraction of a second. The
+# netdev under test (id n) is joined by a hub to a UDP socket netdev, and
+# udpguest (tests/tools, $UDPGUEST) on the other end of the socket plays the
+# guest: its frames go through the tap to the bridge, and back.
+TG_QEMU_UDP=127.0.0.1:10002   # QEMU's end (localaddr=)
+TG_GUEST_UDP=127.0.0.1:10001  # udpguest's end (udp=)
+
+# tg_qemu_udp NAME NETDEV: such a QEMU (tg_qemu_start's status).
+tg_qemu_udp() {
+    local name=$1
+    tg_qemu_start "$name" -machine none \
+        -netdev "socket,id=u,udp=$TG_GUEST_UDP,localaddr=$TG_QEMU_UDP" \
+        -netdev "$2" \
+        -netdev hubport,id=p0,hubid=0,netdev=u \
+        -netdev hubport,id=p1,hubid=0,netdev=n
+}
+
+# tg_qemu_one_tap NAME BRIDGE: the case "BRIDGE has exactly one tap, in the
+# state tg_check_tap wants"; its name in TG_QTAP (empty if not one).
+TG_QTAP=
+tg_qemu_one_tap() {
+    TG_QTAP=$(tg_taps_on "$2")
+    if [ "$(tg_lines "$TG_QTAP")" -ne 1 ]; then
+        tg_taps
+        tg_fail "$1: want exactly one tap on $2, have: $TG_TAPS"
+        TG_QTAP=
+    else
+        tg_check_tap "$TG_QTAP" "$2"
+    fi
+}
+
+# tg_qemu_ping NAME BRIDGE GUEST-IP HOST-IP: the case "frames both ways":
+# the guest ARPs for HOST-IP (BRIDGE's address) and pings it; the ARP reply
+# must name BRIDGE's MAC (read now: a bridge takes its lowest port's MAC
+# unless that starts with fe).
+tg_qemu_ping() {
+    local br_mac reply t
+    br_mac=$(tg_read "/sys/class/net/$2/address")
+    reply=$(echo "ping g $4 5000" | "$UDPGUEST" "g:${TG_GUEST_UDP##*:}:${TG_QEMU_UDP##*:}:$3")
+    if [[ $reply == "ping g $4 ok arp=$br_mac "* ]]; then
+        tg_pass "$1: ARP and ping through the tap"
+    else
+        tg_fail "$1: no ARP/ping through the tap"
+        echo "    udpguest: $reply" >&2
+        tg_taps
+        for t in $TG_TAPS; do ip -s link show "$t" >&2; done
+    fi
 }
 
 # tg_qemu_stop NAME: SIGTERM, then SIGKILL after 5 s. Status 1 if it would

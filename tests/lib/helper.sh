@@ -77,8 +77,11 @@ tg_service_start() {
     mkdir -p "$dir"
     install -o root -g root -m 0755 "$units/tapgated" "${exec%% *}"
     mkdir -p "${TG_SERVICE_SOCKET%/*}"
+    # --pdeathsig: it ends with the test even if the test is killed outright
+    # (systemd-socket-activate execs the service, which keeps it).
     # shellcheck disable=SC2086
-    systemd-socket-activate -l "$TG_SERVICE_SOCKET" -- $exec > "$TG_ROOT/service.log" 2>&1 &
+    setpriv --pdeathsig TERM -- systemd-socket-activate -l "$TG_SERVICE_SOCKET" -- $exec \
+        > "$TG_ROOT/service.log" 2>&1 &
     TG_SERVICE_PID=$!
     for ((i = 0; i < 500; i++)); do
         [ -S "$TG_SERVICE_SOCKET" ] && break

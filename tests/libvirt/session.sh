@@ -11,12 +11,21 @@
 #     learnt the guest's MAC on that tap;
 #   - with an ACL refusing br0, `virsh create` fails, libvirt's error carries
 #     the helper's own stderr line, and nothing is left behind.
+# With tapgate, the tap's alias names the user, and its audit line says
+# how it was made (via=setuid).
+#
+#   session.sh --service: libvirtd runs under no_new_privs (as in a
+#   NoNewPrivileges= unit, or a sandbox), so the kernel ignores the setuid
+#   bit of the same 4755 copy, and tapgate gets the tap from the tapgate
+#   service (tg_service_start): the same cases, with via=service.
 #
 # Helper: $HELPER, else $TAPGATE_BUILD_ROOT/helper/tapgate.
 # Needs root; everything runs in namespaces made by tests/lib/tg.sh.
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tg.sh"
+via=setuid
+[ "${1:-}" = --service ] && via=service
 
 if [ -z "${TG_ISOLATED:-}" ]; then
     [ "$(id -u)" -eq 0 ] || tg_missing "needs root (namespaces, setuid copy)"
@@ -33,6 +42,11 @@ if [ -z "${TG_ISOLATED:-}" ]; then
         tg_missing "no guest kernel with modules in /boot (linux-image-amd64)"
     helper=${HELPER:-${TAPGATE_BUILD_ROOT:-}/helper/tapgate}
     [ -x "$helper" ] || tg_missing "no helper at '$helper' (set HELPER or TAPGATE_BUILD_ROOT)"
+    if [ "$via" = service ]; then
+        [ "$(basename "$helper")" = tapgate ] || tg_skip "the service mode is tapgate's, not $(basename "$helper")'s"
+        [ -x "${TAPGATE_BUILD_ROOT:-}/helper/tapgated" ] ||
+            tg_missing "no tapgated in '${TAPGATE_BUILD_ROOT:-}' (libsystemd-dev; -Dservice)"
+    fi
     export HELPER=$helper
 fi
 
@@ -76,6 +90,8 @@ cleanup() {
         kill -KILL "$libvirtd_pid" 2>/dev/null
         wait "$libvirtd_pid" 2>/dev/null
     fi
+    # What the library started (the service), as its own EXIT trap would.
+    tg_cleanup
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
@@ -98,6 +114,17 @@ ip addr add "$bridge_addr/24" dev br0
 ip link set br0 type bridge stp_state 0 forward_delay 0 2>/dev/null
 helper=$(tg_setuid_copy "$HELPER" "$(basename "$HELPER")")
 say "helper: $HELPER (setuid copy $helper)"
+tapgate=
+[ "$(basename "$HELPER")" = tapgate ] && tapgate=1
+# tapgate's audit lines, which say how each tap was made.
+log=$TG_ROOT/syslog
+[ -n "$tapgate" ] && tg_syslog_start "$log"
+nnp=()
+if [ "$via" = service ]; then
+    tg_service_start
+    nnp=(--no-new-privs)
+    say "service: pid $TG_SERVICE_PID on $TG_SERVICE_SOCKET; libvirtd under no_new_privs"
+fi
 
 # --- the user's libvirtd ------------------------------------------------------
 install -d -o "$user" -g "$user" -m 0700 "$rundir" "$uhome/.config" "$uhome/.config/libvirt"
@@ -130,7 +157,7 @@ fi
 # shell function would leave $! pointing at a subshell.
 # --timeout: even if this script is killed without running its trap, the
 # daemon exits on its own once idle.
-setpriv --reuid="$user" --regid="$user" --init-groups -- \
+setpriv "${nnp[@]}" --reuid="$user" --regid="$user" --init-groups -- \
     "${uenv[@]}" libvirtd --timeout 30 > "$uhome/libvirtd.out" 2>&1 &
 libvirtd_pid=$!
 
@@ -219,6 +246,9 @@ if ! virsh_u version >/dev/null 2>&1; then
     tg_done
 fi
 say "libvirtd up (pid $libvirtd_pid)"
+if [ "$via" = service ]; then
+    tg_check "libvirtd runs under no_new_privs" test "$(tg_proc_status "$libvirtd_pid" NoNewPrivs)" = 1
+fi
 
 # lpj= skips the kernel's delay-loop calibration, most of a second under TCG.
 domain_xml() {
@@ -289,6 +319,12 @@ if [ "$master" = br0 ]; then tg_pass "$tap is a port of br0"; else tg_fail "$tap
 tg_check "bridge link lists $tap on br0" bash -c "bridge link show dev '$tap' | grep -q 'master br0'"
 tg_check "$tap is up" bash -c "ip -o link show dev '$tap' | grep -q '[<,]UP[,>]'"
 tg_check "domiflist reports source br0" bash -c "awk '\$1 == \"$tap\" {print \$3}' <<< '$iflist' | grep -qx br0"
+if [ -n "$tapgate" ] && [ -n "$tap" ]; then
+    alias=$(tg_read "/sys/class/net/$tap/ifalias")
+    tg_check "$tap is tapgate's, for uid $TG_UID (alias '$alias')" test "$alias" = "tapgate uid=$TG_UID"
+    tg_check "$tap was made via=$via (audit line)" tg_wait 3 grep -Eq -- \
+        "granted: user=$user uid=$TG_UID pid=[0-9]+ via=$via bridge=br0 tap=$tap " "$log"
+fi
 
 # The guest pings br0's address: its ARP and ICMP come in through the tap,
 # and the replies go back out through it.
@@ -382,6 +418,8 @@ case $(basename "$HELPER") in
         check_refused "deny br0" "tapgate: access to bridge br0 denied"
         # The deciding rule is named by file and line.
         tg_check "deny br0: message names /etc/qemu/bridge.conf:2" grep -qF "/etc/qemu/bridge.conf:2" <<< "$refused_out"
+        tg_check "deny br0: refused via=$via (audit line)" tg_wait 3 grep -Eq -- \
+            "refused: user=$user uid=$TG_UID pid=[0-9]+ via=$via bridge=br0 rule=/etc/qemu/bridge.conf:2 " "$log"
         ;;
 esac
 say "refusals checked"

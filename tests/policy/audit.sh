@@ -12,15 +12,8 @@ tg_bridge br0
 tg_bridge br1
 A=/etc/qemu/bridge.conf
 
-# A private /dev/log: /dev is the host's devtmpfs, so the listener's socket
-# goes into an overlay private to this mount namespace (tg_private_dev).
-tg_private_dev
 LOG=$TG_ROOT/syslog
-: > "$LOG"
-exec {ready}< <(exec setpriv --pdeathsig TERM -- "${PYTHON:-python3}" "$here/syslogd.py" /dev/log "$LOG")
-read -r -t 10 -u "$ready" line
-[ "$line" = ready ] || { echo "syslog listener did not start" >&2; exit 1; }
-[ -S /dev/log ] || { echo "/dev/log is not a socket" >&2; exit 1; }
+tg_syslog_start "$LOG"
 
 # Lines in the log so far; new_lines waits until COUNT more came (or 3 s)
 # and puts them in NEW (newline-separated).

@@ -1,10 +1,11 @@
 #!/bin/bash
 # Real QEMU without a guest: `-machine none`, the helper's netdev joined by a
 # hub to a UDP socket netdev, and udpguest (tests/tools) on the UDP side
-# playing the guest. QEMU runs as the unprivileged test user with a root-owned 4755 copy
-# of the helper (tapgate, or HELPER=... e.g. the reference). Covers
-# -netdev bridge, -netdev tap,helper= (br0 implied), QEMU's `sh -c` form with
-# the user's own options, and a refusal. Needs root (skipped otherwise).
+# playing the guest (tg_qemu_udp). QEMU runs as the unprivileged test user
+# with a root-owned 4755 copy of the helper (tapgate, or HELPER=... e.g. the
+# reference). Covers -netdev bridge, -netdev tap,helper= (br0 implied),
+# QEMU's `sh -c` form with the user's own options, and a refusal. Needs root
+# (skipped otherwise).
 . "$(dirname "$0")/../lib/tg.sh"
 tg_require_root
 tg_isolate "$@"
@@ -15,46 +16,21 @@ tg_qemu_helper
 tg_bridge br0 1400
 ip addr add 10.0.0.1/24 dev br0
 
-qemu_udp=127.0.0.1:10002   # QEMU's end (localaddr=)
-guest_udp=127.0.0.1:10001  # udpguest's end (udp=)
-
-# run_case NAME GUEST-IP NETDEV: QEMU with NETDEV (id n) hubbed to the UDP
-# netdev; the tap must look right and carry ARP and ping both ways; after
-# QEMU exits the tap must be gone.
+# run_case NAME GUEST-IP NETDEV: QEMU with NETDEV (id n) hubbed to udpguest;
+# the tap must look right and carry ARP and ping both ways; after QEMU exits
+# the tap must be gone.
 run_case() {
-    local name=$1 ip=$2 netdev=$3 taps br_mac uid reply
-    tg_note "--- $name: -netdev $netdev"
-    if ! tg_qemu_start "$name" -machine none \
-            -netdev "socket,id=u,udp=$guest_udp,localaddr=$qemu_udp" \
-            -netdev "$netdev" \
-            -netdev hubport,id=p0,hubid=0,netdev=u \
-            -netdev hubport,id=p1,hubid=0,netdev=n; then
+    local name=$1 uid
+    tg_note "--- $name: -netdev $3"
+    if ! tg_qemu_udp "$name" "$3"; then
         tg_fail "$name: QEMU did not start"
         tg_qemu_err "$name"
         return
     fi
     uid=$(tg_uid "$(tg_qemu_pid "$name")")
     tg_check "$name: QEMU runs as uid $TG_UID (got '$uid')" [ "$uid" = "$TG_UID" ]
-    taps=$(tg_taps_on br0)
-    if [ "$(echo "$taps" | grep -c .)" -ne 1 ]; then
-        tg_taps
-        tg_fail "$name: want exactly one tap on br0, have: $TG_TAPS"
-    else
-        tg_check_tap "$taps" br0
-    fi
-    # Read now: a bridge takes its lowest port's MAC unless that is fe:...
-    br_mac=$(tg_read /sys/class/net/br0/address)
-    # The guest ARPs for the bridge's address and pings it; the ARP reply
-    # must name the bridge's MAC.
-    reply=$(echo "ping g 10.0.0.1 5000" |
-        "$UDPGUEST" "g:${guest_udp##*:}:${qemu_udp##*:}:$ip")
-    if [[ $reply == "ping g 10.0.0.1 ok arp=$br_mac "* ]]; then
-        tg_pass "$name: ARP and ping through the tap"
-    else
-        tg_fail "$name: no ARP/ping through the tap"
-        echo "    udpguest: $reply" >&2
-        ip -s link show "$taps" >&2
-    fi
+    tg_qemu_one_tap "$name" br0
+    tg_qemu_ping "$name" br0 "$2" 10.0.0.1
     tg_qemu_stop "$name" || tg_fail "$name: QEMU would not exit"
     tg_check "$name: tap gone after QEMU exits" tg_wait 5 tg_no_taps
 }

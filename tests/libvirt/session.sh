@@ -321,7 +321,7 @@ tg_check "$tap is up" bash -c "ip -o link show dev '$tap' | grep -q '[<,]UP[,>]'
 tg_check "domiflist reports source br0" bash -c "awk '\$1 == \"$tap\" {print \$3}' <<< '$iflist' | grep -qx br0"
 if [ -n "$tapgate" ] && [ -n "$tap" ]; then
     alias=$(tg_read "/sys/class/net/$tap/ifalias")
-    tg_check "$tap is tapgate's, for uid $TG_UID (alias '$alias')" test "$alias" = "tapgate uid=$TG_UID"
+    tg_check "$tap is tapgate's, for uid $TG_UID (alias '$alias')" eval '[[ "$alias " == "tapgate uid=$TG_UID "* ]]'
     tg_check "$tap was made via=$via (audit line)" tg_wait 3 grep -Eq -- \
         "granted: user=$user uid=$TG_UID pid=[0-9]+ via=$via bridge=br0 tap=$tap " "$log"
 fi

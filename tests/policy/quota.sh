@@ -210,8 +210,10 @@ for round in 1 2 3 4 5 6 7 8 9 10; do
     [ "$GRANTED" = 1 ] && [ "$REFUSED" = 7 ] ||
         tg_problem "round $round: granted $GRANTED refused $REFUSED other $OTHER"
     tg_release
+    # The holder of this round's tap must be gone (and the tap with it)
+    # before the next round counts.
+    spawners_gone
 done
-spawners_gone
 tg_verdict "10 bursts of 8 simultaneous requests, quota 1: exactly 1 granted each"
 
 # --- per user: alice's taps do not count for bob -------------------------

@@ -57,7 +57,7 @@ served_case() {
     if [ -n "$TG_QTAP" ]; then
         alias=$(tg_read "/sys/class/net/$TG_QTAP/ifalias")
         owner=$(tg_read "/sys/class/net/$TG_QTAP/owner")
-        tg_check "$name: $TG_QTAP is tapgate's, for uid $TG_UID (alias '$alias')" [ "$alias" = "tapgate uid=$TG_UID" ]
+        tg_check "$name: $TG_QTAP is tapgate's, for uid $TG_UID (alias '$alias')" eval '[[ "$alias " == "tapgate uid=$TG_UID "* ]]'
         tg_check "$name: $TG_QTAP is owned by the test user (owner '$owner')" [ "$owner" = "$TG_UID" ]
         tg_check "$name: the service made it (audit line via=service)" logged \
             "granted: user=$TG_USER uid=$TG_UID pid=[0-9]+ via=service bridge=br0 tap=$TG_QTAP "

@@ -215,8 +215,14 @@ struct Parser {
         } else if (k == "name") {
             if (auto why = bad_template(value)) return bad(*why);
             p.name = std::string(value);
+        } else if (k == "group_quota") {
+            if (scope.kind != ScopeKind::group)
+                return error("group_quota is for [bridge BRIDGE group GROUP] sections (a total for the group's "
+                             "members)");
+            if (auto n = parse_number(value, 0, 1023)) scope.group_quota = *n;
+            else return bad("expected a number of taps from 0 to 1023");
         } else {
-            std::string keys = "quota, vlan, name";
+            std::string keys = "quota, group_quota, vlan, name";
             for (std::size_t i = 0; i < std::size(port_flags); ++i)
                 keys += (i + 1 == std::size(port_flags) ? " or " : ", ") + std::string(port_flags[i].key);
             return error("unknown key \"" + text::printable(k) + "\" (expected " + keys + ")");
@@ -370,8 +376,12 @@ Effective resolve(const Settings& settings, std::string_view bridge, const acl::
                 continue;
             if (kind == ScopeKind::group && !member(caller, s.who.id)) continue;
             merge(e, s);
+            if (kind == ScopeKind::group && s.group_quota)
+                e.group_quotas.push_back({s.who.id, s.who.name, *s.group_quota, s.origin.at("group_quota")});
         }
     }
+    std::sort(e.group_quotas.begin(), e.group_quotas.end(),
+              [](const Effective::GroupQuota& a, const Effective::GroupQuota& b) { return a.gid < b.gid; });
     return e;
 }
 

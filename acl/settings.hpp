@@ -52,6 +52,10 @@ struct Scope {
     acl::Principal who;     // for group and user scopes
     acl::Location where;    // the section header
     Port port;
+    // group_quota, in [bridge B group G] sections only: taps the group's
+    // members may hold on the bridge together. Not a port key: it does not
+    // take part in the precedence of the others.
+    std::optional<unsigned> group_quota;
     std::map<std::string, acl::Location> origin;  // key -> where it was set
 };
 
@@ -78,6 +82,15 @@ struct Settings {
 // (empty location: built-in default).
 struct Effective {
     Port port;
+    // Every group total that applies: one for each group of the caller
+    // whose section for the bridge sets group_quota, by gid.
+    struct GroupQuota {
+        std::uint32_t gid = 0;
+        std::string group;
+        unsigned limit = 0;
+        acl::Location where;
+    };
+    std::vector<GroupQuota> group_quotas;
     std::map<std::string, acl::Location> origin;
     std::string name_template() const { return port.name.value_or("tap%d"); }
 };

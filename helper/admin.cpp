@@ -78,6 +78,11 @@ struct Explanation {
     };
     std::vector<Row> settings;  // empty when settings errors stop it
     std::optional<unsigned> held;
+    struct GroupTotal {
+        settings::Effective::GroupQuota quota;
+        std::optional<unsigned> held;  // when the bridge could be looked at
+    };
+    std::vector<GroupTotal> groups_held;
     std::optional<std::string> refusal;  // what a request would be refused with, after the settings
     bool granted = false;
 };
@@ -118,6 +123,7 @@ Explanation gather(const std::string& bridge, const std::string& lock_problem) {
     x.settings.push_back({"name", shown(std::optional<std::string>(e.name_template()), ""), origin(e, "name")});
     for (const settings::PortFlag& f : settings::port_flags)
         x.settings.push_back({f.key, shown(e.port.*f.member, "bridge's"), origin(e, f.key)});
+    for (const auto& g : e.group_quotas) x.groups_held.push_back({g, std::nullopt});
     if (plan.refusal) return x;
 
     netlink::Socket nl;
@@ -129,17 +135,24 @@ Explanation gather(const std::string& bridge, const std::string& lock_problem) {
         return x;
     }
     x.held = quota::count(nl, plan.caller.uid, br.ifindex);
-    if (e.port.quota && !lock_problem.empty())
+    for (auto& g : x.groups_held) g.held = quota::count_group(nl, g.quota.gid, br.ifindex);
+    if ((e.port.quota || !e.group_quotas.empty()) && !lock_problem.empty())
         x.refusal = std::string("a tap quota applies, but the lock file ") + TAPGATE_LOCK_FILE +
                     " cannot be used: " + lock_problem;
     else
         x.refusal = request::over_quota(plan, *x.held, br);
+    for (const auto& g : x.groups_held)
+        if (!x.refusal) x.refusal = request::over_group_quota(g.quota, *g.held, br);
     if (!x.refusal && conf.syslog_required) {
         if (auto why = audit::unreachable())
             x.refusal = "the audit log is required (syslog = required) and the grant could not be logged: " + *why;
     }
     x.granted = !x.refusal;
     return x;
+}
+
+std::string group_name(const settings::Effective::GroupQuota& g) {
+    return g.group.empty() ? std::to_string(g.gid) : g.group;
 }
 
 void print_text(std::FILE* out, const Explanation& x) {
@@ -163,8 +176,15 @@ void print_text(std::FILE* out, const Explanation& x) {
                  x.settings_file.c_str(), x.settings_present ? "" : ", not present");
     for (const auto& r : x.settings)
         std::fprintf(out, "  %-16s %-12s (%s)\n", r.key.c_str(), r.value.c_str(), r.origin.c_str());
+    for (const auto& g : x.groups_held)
+        std::fprintf(out, "  %-16s %-12u (%s) for group %s\n", "group_quota", g.quota.limit,
+                     g.quota.where.str().c_str(), text::printable(group_name(g.quota)).c_str());
     if (!x.decision.allowed) return;
     if (x.held) std::fprintf(out, "taps held on %s: %u\n", text::printable(x.bridge).c_str(), *x.held);
+    for (const auto& g : x.groups_held)
+        if (g.held)
+            std::fprintf(out, "taps group %s holds on %s: %u of %u\n", text::printable(group_name(g.quota)).c_str(),
+                         text::printable(x.bridge).c_str(), *g.held, g.quota.limit);
     if (x.refusal) std::fprintf(out, "a request would be refused: %s\n", x.refusal->c_str());
     else std::fprintf(out, "a request would be granted\n");
 }
@@ -195,7 +215,15 @@ void print_json(std::FILE* out, const Explanation& x) {
     w.key("values").object();
     for (const auto& r : x.settings)
         w.key(r.key).object().key("value").value(r.value).key("origin").value(r.origin).end_object();
-    w.end_object().end_object();
+    w.end_object();
+    w.key("group_quotas").array();
+    for (const auto& g : x.groups_held) {
+        w.object().key("group").value(group_name(g.quota)).key("gid").number(g.quota.gid);
+        w.key("limit").number(g.quota.limit).key("origin").value(g.quota.where.str()).key("held");
+        g.held ? w.number(*g.held) : w.null();
+        w.end_object();
+    }
+    w.end_array().end_object();
     w.key("taps_held");
     x.held ? w.number(*x.held) : w.null();
     w.key("granted").boolean(x.granted).key("refused");

@@ -171,10 +171,11 @@ int on_tun_link(nl_msg* msg, void* arg) {
 
 }  // namespace
 
-std::vector<Socket::AliasedLink> Socket::links_with_alias(const std::string& alias_prefix) {
+std::vector<Socket::AliasedLink> Socket::links_with_alias(const std::string& alias_prefix, int master) {
     err_ = {};
-    // Only tun devices, filtered by the kernel: the dump costs what the
-    // host's taps cost, not every interface it has.
+    // Only tun devices (and only the bridge's ports, when asked), filtered
+    // by the kernel: the dump costs what those cost, not every interface
+    // the host has.
     ifinfomsg ifi{};
     ifi.ifi_family = AF_UNSPEC;
     MsgPtr msg(nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP));
@@ -182,6 +183,8 @@ std::vector<Socket::AliasedLink> Socket::links_with_alias(const std::string& ali
     nlattr* info = nla_nest_start(msg.get(), IFLA_LINKINFO);
     if (!info || nla_put_string(msg.get(), IFLA_INFO_KIND, "tun") < 0) throw Error("out of memory");
     nla_nest_end(msg.get(), info);
+    if (master && nla_put_u32(msg.get(), IFLA_MASTER, static_cast<std::uint32_t>(master)) < 0)
+        throw Error("out of memory");
     AliasQuery q{alias_prefix, {}};
     std::unique_ptr<nl_cb, CbDeleter> base(nl_socket_get_cb(sock_.get()));
     std::unique_ptr<nl_cb, CbDeleter> cb(base ? nl_cb_clone(base.get()) : nullptr);

@@ -68,7 +68,8 @@ public:
         // it, in whichever process or namespace.
         bool carrier = false;
     };
-    std::vector<AliasedLink> links_with_alias(const std::string& alias_prefix);
+    // With `master`, only the ports of that bridge.
+    std::vector<AliasedLink> links_with_alias(const std::string& alias_prefix, int master = 0);
 
     // The link with this index, or nullopt if there is none.
     std::optional<AliasedLink> link(int ifindex);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
@@ -25,10 +26,26 @@ std::string_view field(std::string_view alias, std::string_view key) {
 }
 }  // namespace
 
-std::string alias_for(uid_t uid, unsigned vlan, std::time_t made) {
+std::string alias_for(uid_t uid, unsigned vlan, const std::vector<gid_t>& groups, std::time_t made) {
     std::string a = std::string(prefix) + std::to_string(uid);
     if (vlan) a += " vlan=" + std::to_string(vlan);
+    for (std::size_t i = 0; i < groups.size(); ++i) a += (i ? "," : " groups=") + std::to_string(groups[i]);
     return a + " made=" + std::to_string(made);
+}
+
+std::vector<gid_t> groups_of(const std::string& alias) {
+    std::vector<gid_t> out;
+    std::string_view v = field(alias, " groups=");
+    while (!v.empty()) {
+        gid_t gid = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), gid);
+        if (ec != std::errc()) break;
+        out.push_back(gid);
+        v.remove_prefix(static_cast<std::size_t>(p - v.data()));
+        if (v.empty() || v.front() != ',') break;
+        v.remove_prefix(1);
+    }
+    return out;
 }
 
 std::time_t made_of(const std::string& alias) {
@@ -94,28 +111,31 @@ std::string lock_file_problem() {
 }
 
 namespace {
-struct flock byte_of(uid_t uid, short type) {
+struct flock byte_at(off_t offset, short type) {
     struct flock l{};
     l.l_type = type;
     l.l_whence = SEEK_SET;
-    l.l_start = static_cast<off_t>(uid);
+    l.l_start = offset;
     l.l_len = 1;
     return l;
 }
 }  // namespace
 
-UserLock::UserLock(int lock_fd, uid_t uid) : fd_(lock_fd), uid_(uid) {
+off_t user_byte(uid_t uid) { return static_cast<off_t>(uid); }
+off_t group_byte(gid_t gid) { return (off_t{1} << 32) + static_cast<off_t>(gid); }
+
+Lock::Lock(int lock_fd, off_t byte) : fd_(lock_fd), byte_(byte) {
     if (fd_ < 0)
         throw Error(std::string("a tap quota applies, but the lock file ") + TAPGATE_LOCK_FILE +
                     " cannot be used (quotas need tapgate installed setuid root)");
-    struct flock l = byte_of(uid, F_WRLCK);
+    struct flock l = byte_at(byte_, F_WRLCK);
     while (::fcntl(fd_, F_OFD_SETLKW, &l) != 0) {
         if (errno != EINTR) throw system_error(std::string("cannot lock ") + TAPGATE_LOCK_FILE);
     }
 }
 
-UserLock::~UserLock() {
-    struct flock l = byte_of(uid_, F_UNLCK);
+Lock::~Lock() {
+    struct flock l = byte_at(byte_, F_UNLCK);
     ::fcntl(fd_, F_OFD_SETLK, &l);
 }
 
@@ -149,6 +169,16 @@ unsigned count(netlink::Socket& nl, uid_t uid, int bridge_ifindex, unsigned enou
     const int first = first_slot(uid, bridge_ifindex);
     for (int index = first; index < first + slots && n < enough; ++index)
         if (nl.index_in_use(index) && mine(nl, index, uid, bridge_ifindex)) ++n;
+    return n;
+}
+
+unsigned count_group(netlink::Socket& nl, gid_t gid, int bridge_ifindex) {
+    unsigned n = 0;
+    for (const auto& l : nl.links_with_alias(std::string(prefix), bridge_ifindex)) {
+        if (l.master != bridge_ifindex || uid_of(l.alias) < 0) continue;
+        const auto groups = groups_of(l.alias);
+        if (std::find(groups.begin(), groups.end(), gid) != groups.end()) ++n;
+    }
     return n;
 }
 

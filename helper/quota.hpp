@@ -22,13 +22,16 @@ namespace tapgate::quota {
 // privilege.
 // It also says when the tap was made (made=SECONDS since the epoch), for
 // --list.
-std::string alias_for(uid_t uid, unsigned vlan, std::time_t made);
+// The groups whose total quota counted the tap follow (groups=GID,...).
+std::string alias_for(uid_t uid, unsigned vlan, const std::vector<gid_t>& groups, std::time_t made);
 // The uid in such an alias, or -1.
 long uid_of(const std::string& alias);
 // The VLAN in such an alias, or 0.
 unsigned vlan_of(const std::string& alias);
 // When the tap was made, from such an alias, or 0.
 std::time_t made_of(const std::string& alias);
+// The groups in such an alias.
+std::vector<gid_t> groups_of(const std::string& alias);
 
 // Opens the lock file (created root:root 0600 if missing). Must run while
 // the process is still root: users cannot open it, so they cannot hold the
@@ -42,20 +45,28 @@ UniqueFd open_lock_file();
 // could (a missing file is created by the first request).
 std::string lock_file_problem();
 
-// Holds the lock for one uid (an OFD lock on byte `uid` of the file): a
-// user who stops their own helper while it holds the lock blocks only
-// their own requests. Released by the kernel when the process dies.
-class UserLock {
+// An OFD lock on one byte of the lock file, held from counting until the
+// tap is on the bridge. Each user and each group total has its own byte,
+// so a user who stops their own helper while it holds a lock blocks only
+// requests that count the same taps. Released by the kernel when the
+// process dies. A request takes its user's lock first, then its groups'
+// by ascending gid: one order for all, so two requests never wait for
+// each other in a circle.
+class Lock {
 public:
-    UserLock(int lock_fd, uid_t uid);  // throws tapgate::Error
-    ~UserLock();
-    UserLock(const UserLock&) = delete;
-    UserLock& operator=(const UserLock&) = delete;
+    Lock(int lock_fd, off_t byte);  // throws tapgate::Error
+    ~Lock();
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
 
 private:
     int fd_;
-    uid_t uid_;
+    off_t byte_;
 };
+// The byte of a user (its uid) and of a group total (2^32 + gid, above
+// every uid's).
+off_t user_byte(uid_t uid);
+off_t group_byte(gid_t gid);
 
 // Where a user's taps on a bridge live: the helper gives each tap its
 // interface index (tap::create), from 1024 slots of a range picked by a
@@ -76,5 +87,11 @@ std::vector<int> free_slots(netlink::Socket& nl, uid_t uid, int bridge_ifindex, 
 // a quota is reached, and the rest does not matter.
 unsigned count(netlink::Socket& nl, uid_t uid, int bridge_ifindex,
                unsigned enough = std::numeric_limits<unsigned>::max());
+
+// Taps on the bridge that a group total of `gid` counted when they were
+// made, persistent ones included. A group's taps have no slots of their
+// own (each lives in its user's): this reads the bridge's tun ports, which
+// the kernel filters, at a cost that grows with the bridge's ports.
+unsigned count_group(netlink::Socket& nl, gid_t gid, int bridge_ifindex);
 
 }  // namespace tapgate::quota

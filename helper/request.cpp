@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <list>
 #include <vector>
 
 #include "config.h"
@@ -63,6 +64,17 @@ std::optional<std::string> over_quota(const Plan& plan, unsigned held, const bri
     return std::nullopt;
 }
 
+std::optional<std::string> over_group_quota(const settings::Effective::GroupQuota& g, unsigned held,
+                                            const bridge::Bridge& br) {
+    const std::string group = "group " + (g.group.empty() ? std::to_string(g.gid) : g.group);
+    const std::string where = " (" + g.where.str() + ")";
+    if (g.limit == 0) return "group quota: " + group + " may hold no taps on bridge " + br.name + where;
+    if (held >= g.limit)
+        return "group quota reached: " + group + " holds " + std::to_string(held) + " of " +
+               std::to_string(g.limit) + " taps allowed on bridge " + br.name + where;
+    return std::nullopt;
+}
+
 tap::Tap serve(Files& files, const settings::Settings& conf, const std::string& bridge, bool use_vnet,
                int lock_fd, audit::Record& rec) {
     const Plan p = plan(files, conf, bridge, rec.uid);
@@ -81,19 +93,34 @@ tap::Tap serve(Files& files, const settings::Settings& conf, const std::string& 
     // The tap gets its interface index from the user's slots on the bridge
     // (quota::first_slot) with or without a quota, so that a quota set
     // later counts the taps made before.
-    std::optional<quota::UserLock> held;
+    std::optional<quota::Lock> held;
     if (port.quota) {
-        held.emplace(lock_fd, rec.uid);
+        held.emplace(lock_fd, quota::user_byte(rec.uid));
         if (auto why = over_quota(p, quota::count(nl, rec.uid, br.ifindex, *port.quota), br))
             throw Error(*why);
     }
+    // Then each group total, by ascending gid (resolve() sorts them): the
+    // one lock order of every request.
+    std::list<quota::Lock> group_locks;
+    std::vector<gid_t> counted;
+    for (const auto& g : p.settings.group_quotas) {
+        group_locks.emplace_back(lock_fd, quota::group_byte(g.gid));
+        if (auto why = over_group_quota(g, quota::count_group(nl, g.gid, br.ifindex), br)) throw Error(*why);
+        counted.push_back(g.gid);
+    }
+    const std::string alias = quota::alias_for(rec.uid, rec.vlan, counted, std::time(nullptr));
+    // IFALIASZ: the kernel keeps 255 bytes.
+    if (alias.size() > 255)
+        throw Error("too many group quotas apply to " + p.caller.name + " on bridge " + br.name + " (" +
+                    std::to_string(counted.size()) + ") to record them on the tap");
     const bool more = port::any(port);
     tap::Tap tap = tap::create(settings::expand_name(p.settings.name_template(), p.caller), use_vnet, rec.uid,
                                [&] { return quota::free_slots(nl, rec.uid, br.ifindex); });
     rec.tap = tap.name;
     fault::point("after-tap");
-    bridge::attach(nl, br, tap.ifindex, tap.name, quota::alias_for(rec.uid, rec.vlan, std::time(nullptr)), !more);
+    bridge::attach(nl, br, tap.ifindex, tap.name, alias, !more);
     held.reset();
+    group_locks.clear();
     if (more) {
         port::configure(nl, tap.ifindex, br.name, port);
         bridge::bring_up(nl, tap.ifindex, tap.name);

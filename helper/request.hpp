@@ -56,6 +56,9 @@ bridge::Bridge target(netlink::Socket& nl, const Plan& plan);
 // Why a caller holding `held` taps on `br` may not have one more, or
 // nullopt.
 std::optional<std::string> over_quota(const Plan& plan, unsigned held, const bridge::Bridge& br);
+// The same for a group total, `held` being the taps it counts on `br`.
+std::optional<std::string> over_group_quota(const settings::Effective::GroupQuota& g, unsigned held,
+                                            const bridge::Bridge& br);
 
 // The whole request once the front-end has become the caller: plan, refuse
 // or go on, make the tap a configured port of the bridge under the quota

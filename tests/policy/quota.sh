@@ -319,6 +319,75 @@ tg_spawn tgalice -- "$TG_H"; tg_expect_refusal "quota: tgalice may hold no taps 
 tg_spawn tgbob -- "$TG_H"; tg_expect_grant
 tg_verdict "quota = 0 for tgalice refuses her only"
 
+# --- a group's total: group_quota in [bridge B group G] --------------------------
+# tgalice and tgbob are in tglab, tguser is not. The total counts the
+# members' taps together, persistent ones too, and only on that bridge.
+spawners_gone
+tg_conf "[bridge br0 group tglab]" "group_quota = 3"
+tg_hold tgalice -- "$TG_H"; tg_expect_grant
+alias=$(tg_read "/sys/class/net/${TG_R[ifname]:-?}/ifalias")
+[[ $alias == "tapgate uid=$TG_ALICE_UID groups=$TG_LAB_GID made="* ]] || tg_problem "alias: $alias"
+tg_hold tgalice -- "$TG_H"; tg_expect_grant
+tg_hold tgbob -- "$TG_H"; tg_expect_grant
+tg_hold tgbob -- "$TG_H"; tg_expect_refusal "group quota reached: group tglab holds 3 of 3 taps allowed on bridge br0 ($C:2)"
+tg_hold tgalice -- "$TG_H"; tg_expect_refusal "group quota reached: group tglab holds 3 of 3"
+tg_verdict "group_quota = 3: two of tgalice's and one of tgbob's fill it for both"
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_hold tgalice --br br1 -- "$TG_H"; tg_expect_grant
+tg_verdict "... not for tguser, who is not in tglab, nor on br1"
+tg_run tgbob --explain --br=br0
+tg_expect_rc 1
+[[ $TG_OUT == *"group_quota      3            ($C:2) for group tglab"* &&
+   $TG_OUT == *"taps group tglab holds on br0: 3 of 3"* &&
+   $TG_OUT == *"a request would be refused: group quota reached: group tglab holds 3 of 3"* ]] ||
+    tg_problem "--explain: $TG_OUT"
+tg_verdict "--explain shows the group's total, its count and the refusal"
+tg_release
+spawners_gone
+# With a user quota too: each limit holds.
+tg_conf "[bridge br0]" "quota = 1" "[bridge br0 group tglab]" "group_quota = 3"
+tg_hold tgalice -- "$TG_H"; tg_expect_grant
+tg_hold tgalice -- "$TG_H"; tg_expect_refusal "quota reached: tgalice holds 1 of 1"
+tg_hold tgbob -- "$TG_H"; tg_expect_grant
+tg_verdict "a user quota of 1 and a group total of 3: each applies"
+tg_release
+spawners_gone
+# Persistent taps count for the group as long as they exist.
+tg_conf "[bridge br0 group tglab]" "group_quota = 2"
+p=$(tg_as tgalice $PERSIST "$TG_H" br0)
+[ -e "/sys/class/net/$p" ] || tg_problem "no persistent tap: $p"
+tg_hold tgbob -- "$TG_H"; tg_expect_grant
+tg_hold tgbob -- "$TG_H"; tg_expect_refusal "group quota reached: group tglab holds 2 of 2"
+tg_verdict "tgalice's persistent tap counts for tglab after she left"
+tg_release
+ip link del "$p"
+spawners_gone
+# Exact under concurrency: 40 requests of both members at once, group_quota
+# 4 (the count and the attach under the group's lock).
+tg_conf "[bridge br0 group tglab]" "group_quota = 4"
+storm tgalice:4:5 tgbob:4:5
+spawners_settled
+granted=$(cat "$OUT"/*.rep | grep -c '^exit=0.* fd=1 ')
+refused=$(cat "$OUT"/*.err | grep -c "^tapgate: group quota reached: group tglab holds 4 of 4 taps allowed on bridge br0 ($C:2)$")
+[ "$granted" = 4 ] && [ "$refused" = 36 ] || tg_problem "granted $granted, refused with the group message $refused (want 4 and 36)"
+n=$(( $(taps_of "$TG_ALICE_UID" br0) + $(taps_of "$TG_BOB_UID" br0) ))
+[ "$n" = 4 ] || tg_problem "tglab's taps on br0: $n"
+tg_verdict "group_quota 4: 40 concurrent requests of two members, exactly 4 granted"
+tg_release
+spawners_gone
+# Bursts, as for the user's quota: first requests of both members at once.
+tg_conf "[bridge br0 group tglab]" "group_quota = 1"
+for round in 1 2 3 4 5 6 7 8; do
+    storm tgalice:4:1 tgbob:4:1
+    spawners_settled
+    granted=$(cat "$OUT"/*.rep | grep -c '^exit=0.* fd=1 ')
+    [ "$granted" = 1 ] || tg_problem "round $round: granted $granted"
+    tg_release
+    spawners_gone
+done
+tg_verdict "8 bursts of 8 simultaneous requests of two members, group_quota 1: exactly 1 granted each"
+lock_free
+
 spawners_gone
 tg_expect_nothing_left
 lock_free

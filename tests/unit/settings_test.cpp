@@ -103,6 +103,42 @@ TEST_CASE("most specific wins, key by key: user > group > bridge > defaults") {
     CHECK_FALSE(other.port.vlan);
 }
 
+TEST_CASE("group_quota: a total per group, every group of the caller's, in gid order") {
+    auto s = parse("[bridge br0 group guests]\ngroup_quota = 2\n"
+                   "[bridge br0 group lab]\ngroup_quota = 5\nquota = 1\n"
+                   "[bridge br1 group lab]\ngroup_quota = 0\n");
+    REQUIRE(errors(s) == std::vector<std::string>{});
+    auto b = settings::resolve(s, "br0", bob);
+    REQUIRE(b.group_quotas.size() == 2);
+    CHECK(b.group_quotas[0].gid == 2000);
+    CHECK(b.group_quotas[0].group == "lab");
+    CHECK(b.group_quotas[0].limit == 5);
+    CHECK(b.group_quotas[0].where.str() == "/etc/tapgate.conf:4");
+    CHECK(b.group_quotas[1].gid == 2001);
+    CHECK(b.group_quotas[1].limit == 2);
+    // Not a port key: the per-user quota is the group section's own key.
+    CHECK(*b.port.quota == 1);
+    CHECK(settings::resolve(s, "br0", alice).group_quotas.size() == 1);
+    CHECK(settings::resolve(s, "br0", carol).group_quotas.empty());
+    auto a1 = settings::resolve(s, "br1", alice);
+    REQUIRE(a1.group_quotas.size() == 1);
+    CHECK(a1.group_quotas[0].limit == 0);
+}
+
+TEST_CASE("group_quota belongs in group sections, and is a number") {
+    CHECK(errors(parse("[bridge br0]\ngroup_quota = 3\n[defaults]\ngroup_quota = 1\n"
+                       "[bridge br0 user alice]\ngroup_quota = 1\n[bridge br0 group lab]\ngroup_quota = lots\n")) ==
+          std::vector<std::string>{
+              "/etc/tapgate.conf:2: group_quota is for [bridge BRIDGE group GROUP] sections (a total for the "
+              "group's members)",
+              "/etc/tapgate.conf:4: group_quota is for [bridge BRIDGE group GROUP] sections (a total for the "
+              "group's members)",
+              "/etc/tapgate.conf:6: group_quota is for [bridge BRIDGE group GROUP] sections (a total for the "
+              "group's members)",
+              "/etc/tapgate.conf:8: group_quota = \"lots\": expected a number of taps from 0 to 1023",
+          });
+}
+
 TEST_CASE("groups are asked about only for bridges with group sections") {
     auto s = parse("[bridge br0]\nquota=1\n[bridge br1 group lab]\nvlan=2\n");
     REQUIRE(s.ok());
@@ -140,8 +176,8 @@ TEST_CASE("errors carry file and line, and every one is reported") {
         "/etc/tapgate.conf:7: \"vlan\" set twice in this section (also line 6; an indented line "
         "continues the one before)",
         "/etc/tapgate.conf:8: isolated = \"si\": expected yes or no",
-        "/etc/tapgate.conf:9: unknown key \"colour\" (expected quota, vlan, name, isolated, hairpin, "
-        "learning, unicast_flood, multicast_flood, broadcast_flood, bpdu_guard, root_block or "
+        "/etc/tapgate.conf:9: unknown key \"colour\" (expected quota, group_quota, vlan, name, isolated, "
+        "hairpin, learning, unicast_flood, multicast_flood, broadcast_flood, bpdu_guard, root_block or "
         "neigh_suppress)",
         "/etc/tapgate.conf:13: unknown section [bridges br1] (expected [global], [defaults], "
         "[bridge NAME], [bridge NAME user USER] or [bridge NAME group GROUP])",

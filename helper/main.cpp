@@ -125,7 +125,15 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
     // NSS modules run in here).
     process::close_fds_except({parsed ? parsed->fd.value_or(-1) : -1, lock.get()});
     if (forward && !early) {
-        fdpass::check_socket(*parsed->fd);
+        // A bad --fd is refused by this process, after tapgate.conf has
+        // said how to log it, as the setuid path does.
+        try {
+            fdpass::check_socket(*parsed->fd);
+        } catch (const Error& e) {
+            early = e;
+        }
+    }
+    if (forward && !early) {
         // The service logs the request; this process only passes it on.
         rec.enabled = false;
         if (client::request_tap(*parsed->fd, *parsed->bridge, parsed->use_vnet)) return 0;

@@ -191,23 +191,16 @@ tg_parse_report() {
     TG_ERR=${TG_ERR%$'\n'}
 }
 
-# tg_spawn [--nnp] USER [tg-spawn options] -- HELPER [ARGS...]: one run,
-# QEMU's way, as USER (root: not through setpriv), under a hard timeout
-# (status 124 in TG_RC: tg-spawn itself hung); the tap, if any, is already
-# closed. --nnp: with no_new_privs set, as in a Flatpak sandbox or a unit
-# with NoNewPrivileges=yes (the kernel then ignores a setuid bit).
+# tg_spawn USER [tg-spawn options] -- HELPER [ARGS...]: one run, QEMU's way,
+# as USER (root: not through setpriv), under a hard timeout (status 124 in
+# TG_RC: tg-spawn itself hung); the tap, if any, is already closed.
 tg_spawn() {
-    local nnp=()
-    if [ "$1" = --nnp ]; then
-        nnp=(--no-new-privs)
-        shift
-    fi
     local user=$1
     shift
-    if [ "$user" = root ] && [ ${#nnp[@]} = 0 ]; then
+    if [ "$user" = root ]; then
         timeout -k 5 40 "$TG_SPAWN" "$@" > "$TG_ROOT/report" 2> "$TG_ROOT/stderr" < /dev/null
     else
-        timeout -k 5 40 setpriv --reuid="$user" --regid="$user" --init-groups "${nnp[@]}" -- \
+        timeout -k 5 40 setpriv --reuid="$user" --regid="$user" --init-groups -- \
             "$TG_SPAWN" "$@" > "$TG_ROOT/report" 2> "$TG_ROOT/stderr" < /dev/null
     fi
     TG_RC=$?

@@ -16,7 +16,8 @@ Each connection prints one line when it ends:
                                      no answer within --timeout)
   reply=unread                       --no-read: the reply was never read
 With --loop N the connections run one after the other and only a summary
-line "loop=N ok=K other=M seconds=S rate=R" is printed (R per second).
+line "loop=N ok=K other=M seconds=S rate=R" is printed (R per second; ok
+counts the lines that start with --expect).
 """
 
 import argparse
@@ -28,6 +29,7 @@ import selectors
 import socket
 import sys
 import time
+import traceback
 
 TUNGETIFF = 0x800454D2
 REQUEST = "tapgate/1 tap vnet {bridge}\n"
@@ -63,6 +65,8 @@ def parse_args():
                    help="print 'connected' once every connection is made")
     p.add_argument("--loop", type=int, default=0,
                    help="this many requests, one after the other")
+    p.add_argument("--expect", default="reply=ok fds=1 ",
+                   help="with --loop: how an expected line starts")
     p.add_argument("--timeout", type=float, default=40.0)
     return p.parse_args()
 
@@ -77,6 +81,11 @@ def payload(a):
     else:
         data = REQUEST.format(bridge=a.bridge).encode()
     return data * a.repeat
+
+
+def out(line):
+    """One line on stdout in one write(): many processes share it."""
+    os.write(1, (line + "\n").encode())
 
 
 def tap_name(fd):
@@ -167,7 +176,7 @@ def run(a):
     """--connections at once; one line each."""
     conns = [Conn(a) for _ in range(a.connections)]
     if a.ready:
-        print("connected", flush=True)
+        out("connected")
     if a.delay:
         time.sleep(a.delay)
     data = payload(a)
@@ -177,7 +186,7 @@ def run(a):
         time.sleep(a.hold)
         for c in conns:
             c.close()
-            print("reply=unread", flush=True)
+            out("reply=unread")
         return
     sel = selectors.DefaultSelector()
     for c in conns:
@@ -201,7 +210,7 @@ def run(a):
     if a.hold:
         time.sleep(a.hold)
     for c in conns:
-        print(c.done, flush=True)
+        out(c.done)
         if c.sock.fileno() >= 0:
             c.close()
 
@@ -217,7 +226,7 @@ def loop(a):
         c.sock.settimeout(a.timeout)
         while not c.done:
             c.read()
-        if c.done.startswith("reply=ok fds=1 "):
+        if c.done.startswith(a.expect):
             ok += 1
         else:
             other += 1
@@ -225,7 +234,7 @@ def loop(a):
                 print("unexpected: " + c.done, file=sys.stderr)
         c.close()
     s = time.monotonic() - t0
-    print("loop=%d ok=%d other=%d seconds=%.1f rate=%.0f" % (a.loop, ok, other, s, a.loop / s), flush=True)
+    out("loop=%d ok=%d other=%d seconds=%.1f rate=%.0f" % (a.loop, ok, other, s, a.loop / s))
 
 
 def as_user(uid, gid):
@@ -251,12 +260,14 @@ def main():
         uid, gid = (int(x) for x in spec.split(":"))
         pid = os.fork()
         if pid == 0:
+            status = 0
             try:
                 as_user(uid, gid)
                 body(a)
-            finally:
-                sys.stdout.flush()
-                os._exit(0)
+            except BaseException:
+                traceback.print_exc()
+                status = 1
+            os._exit(status)
         pids.append(pid)
     for pid in pids:
         os.waitpid(pid, 0)

@@ -17,7 +17,7 @@ Each connection prints one line when it ends:
   reply=unread                       --no-read: the reply was never read
 With --loop N the connections run one after the other and only a summary
 line "loop=N ok=K other=M seconds=S rate=R" is printed (R per second; ok
-counts the lines that start with --expect).
+counts the lines in which the regular expression --expect is found).
 """
 
 import argparse
@@ -25,6 +25,7 @@ import array
 import ctypes
 import fcntl
 import os
+import re
 import selectors
 import socket
 import sys
@@ -65,8 +66,8 @@ def parse_args():
                    help="print 'connected' once every connection is made")
     p.add_argument("--loop", type=int, default=0,
                    help="this many requests, one after the other")
-    p.add_argument("--expect", default="reply=ok fds=1 ",
-                   help="with --loop: how an expected line starts")
+    p.add_argument("--expect", default="^reply=ok fds=1 ",
+                   help="with --loop: a regular expression an expected line matches")
     p.add_argument("--timeout", type=float, default=40.0)
     return p.parse_args()
 
@@ -226,7 +227,7 @@ def loop(a):
         c.sock.settimeout(a.timeout)
         while not c.done:
             c.read()
-        if c.done.startswith(a.expect):
+        if re.search(a.expect, c.done):
             ok += 1
         else:
             other += 1

@@ -102,11 +102,15 @@ tg_service_start() {
 }
 
 # tg_service_stop [SIGNAL]: stops the service (SIGTERM, as systemd would,
-# or SIGNAL: KILL for a crash) and waits for it.
+# or SIGNAL: KILL for a crash) and waits for it; its exit status in
+# TG_SERVICE_STATUS.
+TG_SERVICE_STATUS=
 tg_service_stop() {
+    TG_SERVICE_STATUS=
     [ -n "$TG_SERVICE_PID" ] || return 0
     kill -s "${1:-TERM}" "$TG_SERVICE_PID" 2> /dev/null
     wait "$TG_SERVICE_PID" 2> /dev/null
+    TG_SERVICE_STATUS=$?
     TG_SERVICE_PID=
 }
 

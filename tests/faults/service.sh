@@ -14,8 +14,7 @@
 # TG_SPAWN.
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tg.sh"
 tg_start "$@"
-TG_VIA=service
-tg_helper
+TG_VIA=service tg_helper
 LOG=$TG_ROOT/service.log
 SECONDS=0
 

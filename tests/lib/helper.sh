@@ -62,7 +62,8 @@ tg_helper() {
 # service's environment (TAPGATE_FAULT in a fault-injection build). The
 # command's path (the installed libexecdir) gets the build's tapgated
 # through an overlay private to this test's mount namespace; the socket
-# lives in its private /run. Sets TG_SERVICE_PID and TG_SERVICE_SOCKET;
+# lives in its private /run. Sets TG_SERVICE_PID, TG_SERVICE_SOCKET and
+# TG_SERVICE_EXEC (the path of tapgated);
 # $TG_ROOT/service.log collects the service's stderr. The pid is
 # systemd-socket-activate's until the first connection, which makes it
 # tapgated (exec). May be called again after tg_service_stop.
@@ -90,6 +91,11 @@ tg_service_start() {
     # before it binds again, and so does this.
     rm -f "$TG_SERVICE_SOCKET"
     for kv; do env+=(-E "$kv"); done
+    # A sanitizer build's options (meson sets them for the tests) reach the
+    # service too: systemd-socket-activate passes on only what it is told.
+    for kv in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+        [ -n "${!kv:-}" ] && env+=(-E "$kv")
+    done
     # shellcheck disable=SC2086
     systemd-socket-activate -l "$TG_SERVICE_SOCKET" "${env[@]}" -- $exec >> "$TG_ROOT/service.log" 2>&1 &
     TG_SERVICE_PID=$!

@@ -14,8 +14,7 @@ tg_start "$@"
 # strace delays a send in the flood case.
 STRACE=/usr/bin/strace
 [ -x "$STRACE" ] || tg_missing "strace is not installed (Debian package strace)"
-TG_VIA=service
-tg_helper
+TG_VIA=service tg_helper
 SCR=$TG_ROOT/scratch
 CLIENT="${PYTHON:-python3} $(tg_user_tool "$here/client.py")"
 tg_bridge br0
@@ -90,7 +89,7 @@ children() {
     local i c
     for ((i = 0; i < 500; i++)); do
         tg_service_children
-        c=($TG_SERVICE_CHILDREN)
+        read -ra c <<< "$TG_SERVICE_CHILDREN"
         [ ${#c[@]} = "$1" ] && return 0
         sleep 0.01
     done

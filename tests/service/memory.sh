@@ -12,8 +12,7 @@
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/tg.sh"
 tg_start "$@"
-TG_VIA=service
-tg_helper
+TG_VIA=service tg_helper
 CLIENT="${PYTHON:-python3} $(tg_user_tool "$here/client.py")"
 N=${TG_SVC_REQUESTS:-20000}
 tg_bridge br0

@@ -40,8 +40,7 @@ other=$(grep -vF "Command ${exec_path%% *} is not executable: No such file or di
 tg_check "systemd-analyze verify: no complaint but the binary not installed here" [ -z "$other" ]
 
 # --- the helper as a user has it ------------------------------------------------
-TG_VIA=service
-tg_helper
+TG_VIA=service tg_helper
 SUID=$(tg_setuid_copy "$TG_HELPER_SRC" tapgate-suid)
 NNP=(/usr/bin/setpriv --no-new-privs -- "$SUID")
 tg_bridge br0

@@ -95,28 +95,43 @@ children() {
     done
     tg_problem "the service has ${#c[@]} children, want $1"
 }
-# 8 silent connections fill a user's share; the 9th request, through
-# tapgate, is refused at once, and so is one whose request is sent late
-# (strace delays its first sendmsg by 0.3 s: the service has turned it
-# away and closed by then); another user is served meanwhile.
-tg_as "$TG_USER" $CLIENT --connections 8 --nothing --timeout 10 "$TG_SERVICE_SOCKET" > "$SCR/flood" &
-flood=$!
-children 8
-tg_clock_start
-tg_spawn "$TG_USER" -- "$TG_H"
-tg_expect_refusal "the tapgate service is serving 8 requests of yours already; try again when they are done"
-[ "$(tg_lines "$TG_ERR")" = 1 ] || tg_problem "not one line"
-tg_spawn "$TG_USER" -- "$STRACE" -qq -o /dev/null -e inject=sendmsg:delay_enter=300000:when=1 -- "$TG_H"
-tg_expect_refusal "the tapgate service is serving 8 requests of yours already; try again when they are done"
-[ "$(tg_lines "$TG_ERR")" = 1 ] || tg_problem "sent late: not one line"
-tg_spawn "$TG_ALICE" -- "$TG_H"
-tg_expect_grant
-took=$(tg_ms)
-[ "${took% ms}" -lt 1500 ] || tg_problem "took $took: the refusals waited for the silent ones"
-wait "$flood"
-n=$(grep -c '^reply=refused ms=[0-9]* text=nothing came in time$' "$SCR/flood")
-[ "$n" = 8 ] || tg_problem "the 8 silent ones: $(cat "$SCR/flood")"
-after "8 silent connections of one user: a 9th request refused at once (sent late too), another user served"
+# 8 silent connections fill a user's share for the 2 s the service gives
+# a request; meanwhile the 9th request, through tapgate, is refused at once
+# and another user is served. flood CASE COMMAND...: one such round, the
+# command run while the share is full; the 8 are refused in the end.
+BUSY="the tapgate service is serving 8 requests of yours already; try again when they are done"
+flood() {
+    local desc=$1 pid n took
+    shift
+    tg_as "$TG_USER" $CLIENT --connections 8 --nothing --timeout 10 "$TG_SERVICE_SOCKET" > "$SCR/flood" &
+    pid=$!
+    children 8
+    tg_clock_start
+    "$@"
+    took=$(tg_ms)
+    # Well inside the 2 s, or the share was free again by the end.
+    [ "${took% ms}" -lt 1500 ] || tg_problem "took $took"
+    wait "$pid"
+    n=$(grep -c '^reply=refused ms=[0-9]* text=nothing came in time$' "$SCR/flood")
+    [ "$n" = 8 ] || tg_problem "the 8 silent ones: $(cat "$SCR/flood")"
+    after "8 silent connections of one user: $desc"
+}
+ninth() {
+    tg_spawn "$TG_USER" -- "$@"
+    tg_expect_refusal "$BUSY"
+    [ "$(tg_lines "$TG_ERR")" = 1 ] || tg_problem "not one line"
+}
+ninth_and_alice() {
+    ninth "$TG_H"
+    tg_spawn "$TG_ALICE" -- "$TG_H"
+    tg_expect_grant
+}
+flood "a 9th request refused at once, another user served" ninth_and_alice
+# Its request sent late (strace delays tapgate's first sendmsg by 0.3 s):
+# the service has turned it away and closed by then, and the refusal
+# waits in tapgate's socket all the same.
+flood "a 9th request sent late: the same refusal" \
+    ninth "$STRACE" -qq -o /dev/null -e inject=sendmsg:delay_enter=300000:when=1 -- "$TG_H"
 
 # 200 clients at once, 8 from each of 25 users: every one gets its tap,
 # none waits past the limit (those beyond the service's 64 children wait

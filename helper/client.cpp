@@ -62,8 +62,20 @@ std::optional<fdpass::Message> ask(const wire::Request& req) {
     if (!conn) return std::nullopt;
     const auto deadline = std::chrono::steady_clock::now() + reply_timeout;
     try {
-        fdpass::send_message(conn.get(), wire::encode(req), -1, deadline);
-        fdpass::Message m = fdpass::receive(conn.get(), wire::max_reply, -1, deadline);
+        fdpass::Message m;
+        try {
+            fdpass::send_message(conn.get(), wire::encode(req), -1, deadline);
+            m = fdpass::receive(conn.get(), wire::max_reply, -1, deadline);
+        } catch (const Error&) {
+            // The service may refuse before it reads the request (a user
+            // over its limit is turned away at once) and close: then the
+            // send fails, and the refusal is there to be read all the same.
+            try {
+                m = fdpass::receive(conn.get(), wire::max_reply, -1, std::chrono::steady_clock::now());
+            } catch (const Error&) {
+            }
+            if (m.text.empty()) throw;
+        }
         if (m.too_long) throw Error("its reply is too long");
         return m;
     } catch (const Error& e) {

@@ -74,6 +74,8 @@ void point(const char* step) {
     std::fprintf(stderr, "tapgate: fault injection: %s at %s\n", wanted_action.c_str(), step);
     if (wanted_action == "stop") ::raise(SIGSTOP);
     else if (wanted_action == "exit") std::_Exit(1);
+    else if (wanted_action == "hang")
+        for (;;) ::pause();
     else ::raise(SIGKILL);
 }
 

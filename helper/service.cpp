@@ -44,13 +44,13 @@ void reply(int conn, const wire::Reply& r, int fd = -1) {
 }
 
 // What --explain prints, into a string.
-int explain(const std::string& bridge, const State& st, std::string& text) {
+int explain(const std::string& bridge, const std::string& lock_problem, std::string& text) {
     char* buf = nullptr;
     std::size_t len = 0;
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(::open_memstream(&buf, &len), &std::fclose);
     if (!out) throw Error("out of memory");
     std::fprintf(out.get(), "answered by the tapgate service\n");
-    int status = admin::explain(out.get(), bridge, st.lock_problem);
+    int status = admin::explain(out.get(), bridge, lock_problem);
     out.reset();
     std::unique_ptr<char, void (*)(void*)> owned(buf, &std::free);
     text.assign(buf, len);
@@ -66,6 +66,9 @@ int serve(int conn, const State& st, pid_t service) {
     // locks belong to the open file description, so children sharing the
     // service's would never wait for each other.
     const UniqueFd lock = quota::open_lock_file();
+    // For --explain: what is wrong with the lock file now (only root can
+    // look at it).
+    const std::string lock_problem = lock ? std::string() : quota::lock_file_problem();
     audit::Record rec;
     rec.uid = peer.uid;
     rec.pid = peer.pid;
@@ -93,7 +96,7 @@ int serve(int conn, const State& st, pid_t service) {
         if (req.explain) {
             explaining = true;
             wire::Reply r{wire::Reply::Kind::explain, {}, 1};
-            r.status = explain(req.bridge, st, r.text);
+            r.status = explain(req.bridge, lock_problem, r.text);
             reply(conn, r);
             return r.status;
         }

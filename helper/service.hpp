@@ -28,7 +28,6 @@ struct Limits {
 };
 
 struct State {
-    std::string lock_problem;  // why the quota lock file is unusable, for --explain; empty when fine
     // What SO_PEERCRED gives for ids that do not map into the service's
     // user namespace; nullopt in the initial one, where every id maps.
     std::optional<uid_t> overflow_uid;

@@ -14,7 +14,6 @@
 #include "fault.hpp"
 #include "privileges.hpp"
 #include "process.hpp"
-#include "quota.hpp"
 #include "report.hpp"
 #include "service.hpp"
 
@@ -58,9 +57,6 @@ int run() {
         throw Error("the socket systemd passed is not a listening unix stream socket");
 
     service::State st;
-    // Each child opens the lock file for itself; this only says whether it
-    // can.
-    if (!quota::open_lock_file()) st.lock_problem = "the service cannot use it: " + quota::lock_file_problem();
     if (!initial_user_namespace()) {
         st.overflow_uid = overflow_id("/proc/sys/kernel/overflowuid");
         st.overflow_gid = overflow_id("/proc/sys/kernel/overflowgid");

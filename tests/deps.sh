@@ -11,7 +11,7 @@ build_pkgs=(meson ninja-build g++ pkg-config cmake libcap-ng-dev libnl-route-3-d
 demo_pkgs=(qemu-system-x86)
 test_pkgs=(clang mandoc libcap2-bin busybox-static linux-image-amd64 python3 kmod cpio
            xz-utils binutils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-           systemd bubblewrap dpkg-dev debhelper fakeroot lintian rpm)
+           systemd bubblewrap strace dpkg-dev debhelper fakeroot lintian rpm)
 
 want=("${build_pkgs[@]}" "${demo_pkgs[@]}")
 [ "${1:-}" = --demo ] || want+=("${test_pkgs[@]}")

@@ -2,12 +2,15 @@
 # The test command: installs what is missing, builds tapgate twice and runs
 # the tests:
 #   build-test/  the normal hardened build: every suite (unit, fuzz, cli,
-#                install, integration, differential, qemu, libvirt, man);
+#                install, integration, differential, policy, service,
+#                qemu, libvirt, man);
 #   build-asan/  ASan + UBSan: the suites that run tapgate's own code
 #                directly (unit, cli, integration, policy but the quota
-#                load, hostile races);
+#                load, the same policy tests through the service, hostile
+#                races);
 #   build-fault/ fault injection (-Dfault_injection=true, never installed):
-#                the walk that kills the helper at every step (faults).
+#                the walks that kill the helper, and the service, at every
+#                step (faults).
 # Needs root: the tests create network namespaces and setuid copies (they
 # never touch the host's interfaces or its /etc). Extra arguments go to
 # both `meson test` runs (e.g. --suite unit).
@@ -30,7 +33,8 @@ status=0
 setup "$root/build-test" || exit 1
 meson test -C "$root/build-test" --print-errorlogs --num-processes 2 "$@" || status=1
 
-sanitizer_suites=(--suite unit --suite cli --suite integration --suite policy-light --suite races)
+sanitizer_suites=(--suite unit --suite cli --suite integration --suite policy-light
+                  --suite policy-light-service --suite races)
 fault_suites=(--suite faults)
 [ $# -gt 0 ] && sanitizer_suites=() fault_suites=()
 setup "$root/build-asan" -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false || exit 1

@@ -4,7 +4,9 @@
 # 16-character names, unknown commands, missing includes), each run once
 # against QEMU's qemu-bridge-helper ($REFERENCE_HELPER) and once against
 # tapgate, both root-owned 4755 copies run by a random test user through
-# tg-spawn. Compared: the decision (exit status, fd received).
+# tg-spawn (with TG_VIA=service, tapgate is a plain 0755 copy that passes
+# each request on to the service). Compared: the decision (exit status, fd
+# received).
 #
 # differential_random.py generates the trees and checks the outcomes with a
 # model of each helper: every real outcome must be the one its model

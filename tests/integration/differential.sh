@@ -1,9 +1,10 @@
 #!/bin/bash
 # Differential test: the same cases against QEMU's qemu-bridge-helper
 # ($REFERENCE_HELPER) and tapgate, both as root-owned 4755 copies run by an
-# unprivileged user through tg-spawn. Compared: the decision (exit status,
-# fd received) and the tap that results (flags, MTU, MAC prefix, master, up),
-# never message text.
+# unprivileged user through tg-spawn (with TG_VIA=service, tapgate is a
+# plain 0755 copy that passes each request on to the service). Compared:
+# the decision (exit status, fd received) and the tap that results (flags,
+# MTU, MAC prefix, master, up), never message text.
 #
 # Where the reference is known to be wrong, tapgate is held to the right
 # behaviour instead and the line says "reference wrong"; where tapgate is

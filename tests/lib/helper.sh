@@ -48,40 +48,59 @@ tg_helper() {
         TG_H=$TG_ROOT/bin/${1:-tapgate}
         install -o root -g root -m 0755 "$TG_HELPER_SRC" "$TG_H"
         [ -n "$TG_SERVICE_PID" ] || tg_service_start
+        tg_note "through the service: $TG_H (0755) passes every request on to tapgated"
     else
         TG_H=$(tg_setuid_copy "$TG_HELPER_SRC" "${1:-tapgate}")
     fi
 }
 
 # --- the service ----------------------------------------------------------------
-# tg_service_start: tapgated, started the way systemd starts it: the
-# build's tapgate.service gives the command (ExecStart) and tapgate.socket
-# the socket and its mode, and systemd-socket-activate (systemd is not
-# PID 1 here) does the rest. The command's path (the installed libexecdir)
-# gets the build's tapgated through an overlay private to this test's mount
-# namespace; the socket lives in its private /run. Sets TG_SERVICE_PID and
-# TG_SERVICE_SOCKET; $TG_ROOT/service.log collects the service's stderr.
+# tg_service_start [NAME=VALUE...]: tapgated, started the way systemd starts
+# it: the build's tapgate.service gives the command (ExecStart) and
+# tapgate.socket the socket and its mode, and systemd-socket-activate
+# (systemd is not PID 1 here) does the rest, with NAME=VALUE added to the
+# service's environment (TAPGATE_FAULT in a fault-injection build). The
+# command's path (the installed libexecdir) gets the build's tapgated
+# through an overlay private to this test's mount namespace; the socket
+# lives in its private /run. Sets TG_SERVICE_PID, TG_SERVICE_SOCKET and
+# TG_SERVICE_EXEC (the path of tapgated);
+# $TG_ROOT/service.log collects the service's stderr. The pid is
+# systemd-socket-activate's until the first connection, which makes it
+# tapgated (exec). May be called again after tg_service_stop.
 TG_SERVICE_PID=
 TG_SERVICE_SOCKET=
+TG_SERVICE_EXEC=
 tg_service_start() {
-    local units=${TAPGATE_BUILD_ROOT:-}/helper exec dir base mode i
+    local units=${TAPGATE_BUILD_ROOT:-}/helper exec dir base mode i env=() kv
     tg_need "$units/tapgated" "$units/tapgate.service" "$units/tapgate.socket"
     exec=$(sed -n 's/^ExecStart=//p' "$units/tapgate.service")
     TG_SERVICE_SOCKET=$(sed -n 's/^ListenStream=//p' "$units/tapgate.socket")
     mode=$(sed -n 's/^SocketMode=//p' "$units/tapgate.socket")
-    dir=${exec%/*}
-    base=$dir
-    until [ -d "$base" ]; do base=${base%/*}; done
-    mkdir -p "$TG_ROOT/svc-upper" "$TG_ROOT/svc-work"
-    mount -t overlay tapgate-svc -o "lowerdir=$base,upperdir=$TG_ROOT/svc-upper,workdir=$TG_ROOT/svc-work" "$base"
-    mkdir -p "$dir"
-    install -o root -g root -m 0755 "$units/tapgated" "${exec%% *}"
+    if [ -z "$TG_SERVICE_EXEC" ]; then
+        dir=${exec%/*}
+        base=$dir
+        until [ -d "$base" ]; do base=${base%/*}; done
+        mkdir -p "$TG_ROOT/svc-upper" "$TG_ROOT/svc-work"
+        mount -t overlay tapgate-svc -o "lowerdir=$base,upperdir=$TG_ROOT/svc-upper,workdir=$TG_ROOT/svc-work" "$base"
+        mkdir -p "$dir"
+        install -o root -g root -m 0755 "$units/tapgated" "${exec%% *}"
+        TG_SERVICE_EXEC=${exec%% *}
+    fi
     mkdir -p "${TG_SERVICE_SOCKET%/*}"
+    # A service killed outright leaves its socket file: systemd removes it
+    # before it binds again, and so does this.
+    rm -f "$TG_SERVICE_SOCKET"
+    for kv; do env+=(-E "$kv"); done
+    # A sanitizer build's options (meson sets them for the tests) reach the
+    # service too: systemd-socket-activate passes on only what it is told.
+    for kv in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+        [ -n "${!kv:-}" ] && env+=(-E "$kv")
+    done
     # --pdeathsig: it ends with the test even if the test is killed outright
     # (systemd-socket-activate execs the service, which keeps it).
     # shellcheck disable=SC2086
-    setpriv --pdeathsig TERM -- systemd-socket-activate -l "$TG_SERVICE_SOCKET" -- $exec \
-        > "$TG_ROOT/service.log" 2>&1 &
+    setpriv --pdeathsig TERM -- systemd-socket-activate -l "$TG_SERVICE_SOCKET" "${env[@]}" -- $exec \
+        >> "$TG_ROOT/service.log" 2>&1 &
     TG_SERVICE_PID=$!
     for ((i = 0; i < 500; i++)); do
         [ -S "$TG_SERVICE_SOCKET" ] && break
@@ -91,12 +110,51 @@ tg_service_start() {
     chmod "${mode:-0666}" "$TG_SERVICE_SOCKET"
 }
 
-# tg_service_stop: stops the service (SIGTERM, as systemd would) and waits.
+# tg_service_stop [SIGNAL]: stops the service (SIGTERM, as systemd would,
+# or SIGNAL: KILL for a crash) and waits for it; its exit status in
+# TG_SERVICE_STATUS.
+TG_SERVICE_STATUS=
 tg_service_stop() {
+    TG_SERVICE_STATUS=
     [ -n "$TG_SERVICE_PID" ] || return 0
-    kill "$TG_SERVICE_PID" 2> /dev/null
+    kill -s "${1:-TERM}" "$TG_SERVICE_PID" 2> /dev/null
     wait "$TG_SERVICE_PID" 2> /dev/null
+    TG_SERVICE_STATUS=$?
     TG_SERVICE_PID=
+}
+
+# tg_via_service: whether this run tests the service path (TG_VIA=service).
+tg_via_service() { [ "${TG_VIA:-setuid}" = service ]; }
+
+# tg_service_children: the pids of the service's children (one a request),
+# space-separated, into TG_SERVICE_CHILDREN.
+TG_SERVICE_CHILDREN=
+tg_service_children() {
+    TG_SERVICE_CHILDREN=
+    local f=/proc/$TG_SERVICE_PID/task/$TG_SERVICE_PID/children
+    [ -n "$TG_SERVICE_PID" ] && [ -r "$f" ] && read -r TG_SERVICE_CHILDREN < "$f"
+    return 0
+}
+
+# tg_service_idle [SECONDS]: waits (default 5 s) until the service has no
+# child left; status 1 if one is still there.
+tg_service_idle() {
+    local end=$(( ${EPOCHREALTIME/./} + ${1:-5} * 1000000 ))
+    while tg_service_children; [ -n "$TG_SERVICE_CHILDREN" ]; do
+        [ "${EPOCHREALTIME/./}" -lt "$end" ] || return 1
+        sleep 0.01
+    done
+}
+
+# tg_service_fds: the number of fds the service's main process holds, into
+# TG_SERVICE_FDS.
+TG_SERVICE_FDS=
+tg_service_fds() {
+    local f
+    TG_SERVICE_FDS=0
+    for f in "/proc/$TG_SERVICE_PID/fd/"*; do
+        [ -e "$f" ] || [ -L "$f" ] && TG_SERVICE_FDS=$((TG_SERVICE_FDS + 1))
+    done
 }
 
 # tg_differential_helpers: the two sides of a differential test as
@@ -205,6 +263,43 @@ tg_run() {
     esac
     TG_RC=$?
     TG_EOUT=$(< "$TG_ROOT/admin.err")
+}
+
+# --- the audit log --------------------------------------------------------------
+# tg_syslog_start [FILE]: a stand-in syslogd (tests/tools/syslogd.py) at a
+# /dev/log private to this test: /dev is the host's devtmpfs, so its socket
+# goes into an overlay private to this mount namespace (tg_private_dev).
+# Every message becomes one line of $TG_SYSLOG (FILE, by default
+# $TG_ROOT/syslog; /dev/null keeps none). It ends with this shell.
+# tg_syslog_new COUNT waits (up to
+# 3 s) until COUNT more lines came and puts the lines new since the last
+# call into TG_NEW (newline-separated).
+TG_SYSLOG=
+TG_SYSLOG_SEEN=0
+TG_NEW=
+tg_syslog_start() {
+    local ready line
+    tg_private_dev
+    TG_SYSLOG=${1:-$TG_ROOT/syslog}
+    : > "$TG_SYSLOG"
+    exec {ready}< <(exec setpriv --pdeathsig TERM -- "${PYTHON:-python3}" "$TG_LIB/../tools/syslogd.py" \
+        /dev/log "$TG_SYSLOG")
+    read -r -t 10 -u "$ready" line
+    exec {ready}<&-
+    [ "$line" = ready ] || { echo "syslog listener did not start" >&2; exit 1; }
+    [ -S /dev/log ] || { echo "/dev/log is not a socket" >&2; exit 1; }
+}
+tg_syslog_new() {
+    local want=$1 i n lines
+    for ((i = 0; i < 300; i++)); do
+        mapfile -t lines < "$TG_SYSLOG"
+        n=${#lines[@]}
+        [ $((n - TG_SYSLOG_SEEN)) -ge "$want" ] && break
+        sleep 0.01
+    done
+    TG_NEW=$(printf '%s\n' "${lines[@]:TG_SYSLOG_SEEN}")
+    TG_NEW=${TG_NEW%$'\n'}
+    TG_SYSLOG_SEEN=${#lines[@]}
 }
 
 # --- holding taps ---------------------------------------------------------------

@@ -100,22 +100,6 @@ tg_private_dev() {
     mount --bind "$TG_ROOT/tun" /dev/net/tun
 }
 
-# tg_syslog_start LOG: a stand-in for syslogd (tests/tools/syslogd.py) on a
-# private /dev/log (tg_private_dev), appending every message, one a line,
-# to LOG (/dev/null: none kept). It ends with this shell.
-tg_syslog_start() {
-    local ready line=
-    tg_private_dev
-    : > "$1"
-    exec {ready}< <(exec setpriv --pdeathsig TERM -- "${PYTHON:-python3}" "$TG_LIB/../tools/syslogd.py" /dev/log "$1")
-    read -r -t 10 -u "$ready" line
-    exec {ready}<&-
-    if [ "$line" != ready ] || [ ! -S /dev/log ]; then
-        echo "the syslog listener did not start" >&2
-        exit 1
-    fi
-}
-
 # tg_setuid_copy SRC NAME -> prints the path of a root-owned 4755 copy.
 tg_setuid_copy() {
     local dst=$TG_ROOT/bin/$2

@@ -12,85 +12,79 @@ tg_bridge br0
 tg_bridge br1
 A=/etc/qemu/bridge.conf
 
-LOG=$TG_ROOT/syslog
-tg_syslog_start "$LOG"
+tg_syslog_start
 
-# Lines in the log so far; new_lines waits until COUNT more came (or 3 s)
-# and puts them in NEW (newline-separated).
-SEEN=0
-NEW=
-new_lines() {
-    local want=$1 i n
-    for ((i = 0; i < 300; i++)); do
-        mapfile -t LINES < "$LOG"
-        n=${#LINES[@]}
-        [ $((n - SEEN)) -ge "$want" ] && break
-        sleep 0.01
-    done
-    NEW=$(printf '%s\n' "${LINES[@]:SEEN}")
-    NEW=${NEW%$'\n'}
-    SEEN=${#LINES[@]}
-}
+# Through the service (TG_VIA=service) the line says via=service, and its
+# pid is that of the tapgate that asked the service (tg-spawn's child),
+# not tg-spawn's: VIA and CALLER say what a served request's line carries.
+# Refusals that tapgate makes itself before it asks (a malformed command
+# line, a bad --fd) say via=setuid either way.
+VIA=setuid
+tg_via_service && VIA=service
 
 # logged PRI BODY: the one new line is "<PRI>Mmm dd hh:mm:ss tapgate[N]: BODY".
 logged() {
-    new_lines 1
+    tg_syslog_new 1
     local re="^<$1>[A-Z][a-z]{2} [ 1-3][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} tapgate\[([0-9]+)\]: (.*)\$"
-    if [ -z "$NEW" ]; then
+    if [ -z "$TG_NEW" ]; then
         tg_problem "no syslog line"
-    elif [[ $NEW == *$'\n'* ]]; then
-        tg_problem "more than one line: $NEW"
-    elif ! [[ $NEW =~ $re ]]; then
-        tg_problem "not a <$1> tapgate line: $NEW"
+    elif [[ $TG_NEW == *$'\n'* ]]; then
+        tg_problem "more than one line: $TG_NEW"
+    elif ! [[ $TG_NEW =~ $re ]]; then
+        tg_problem "not a <$1> tapgate line: $TG_NEW"
     elif [ "${BASH_REMATCH[2]}" != "$2" ]; then
         tg_problem "line:  ${BASH_REMATCH[2]}"
         tg_problem "want:  $2"
-    elif [ "${BASH_REMATCH[1]}" = "$SPID" ]; then
+    elif [ "${BASH_REMATCH[1]}" = "$SPID" ] || [ "${BASH_REMATCH[1]}" = "$CALLER" ]; then
         tg_problem "tapgate[N] is the caller's pid, not the helper's"
     fi
 }
 
 # req USER [tg-spawn options]: one request; the tap (if any) held until
-# tg_release; SPID = tg-spawn's pid (setpriv execs it).
+# tg_release; SPID = tg-spawn's pid (setpriv execs it), CALLER = the pid
+# the line must name.
 req() {
-    tg_hold "$@" -- "$TG_H"
+    rm -f "$TG_ROOT/scratch/hpid"
+    tg_hold "$@" --pid-file "$TG_ROOT/scratch/hpid" -- "$TG_H"
     SPID=$TG_HOLD_PID
+    CALLER=$SPID
+    tg_via_service && CALLER=$(tg_read "$TG_ROOT/scratch/hpid")
 }
 
 tg_acl "allow br0 group tglab" "deny br0 user tgbob" "allow br1"
 req tgalice; tg_expect_grant
-logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br0 tap=${TG_R[ifname]:-?} rule=$A:1"
+logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$CALLER via=$VIA bridge=br0 tap=${TG_R[ifname]:-?} rule=$A:1"
 tg_verdict "grant: <86> (authpriv.info), user, uid, caller's pid, bridge, tap, rule"
 req tgbob; tg_expect_refusal "denied by $A:2"
-logged 85 "refused: user=tgbob uid=$TG_BOB_UID pid=$SPID via=setuid bridge=br0 rule=$A:2 reason=\"access to bridge br0 denied by $A:2 (deny br0 user tgbob)\""
+logged 85 "refused: user=tgbob uid=$TG_BOB_UID pid=$CALLER via=$VIA bridge=br0 rule=$A:2 reason=\"access to bridge br0 denied by $A:2 (deny br0 user tgbob)\""
 tg_verdict "refusal by a rule: <85> (authpriv.notice) with the rule and the reason"
 req tguser; tg_expect_refusal "no rule"
-logged 85 "refused: user=tguser uid=$TG_UID pid=$SPID via=setuid bridge=br0 reason=\"access to bridge br0 denied: no rule in $A allows it\""
+logged 85 "refused: user=tguser uid=$TG_UID pid=$CALLER via=$VIA bridge=br0 reason=\"access to bridge br0 denied: no rule in $A allows it\""
 tg_verdict "refusal by default deny: no rule field, the reason"
 tg_acl "allow all"
 req tguser --br brnone; tg_expect_refusal "does not exist"
-logged 85 "refused: user=tguser uid=$TG_UID pid=$SPID via=setuid bridge=brnone rule=$A:1 reason=\"bridge brnone does not exist\""
+logged 85 "refused: user=tguser uid=$TG_UID pid=$CALLER via=$VIA bridge=brnone rule=$A:1 reason=\"bridge brnone does not exist\""
 tg_verdict "refusal after the ACL (no such bridge) keeps the allowing rule"
 tg_conf "[bridge br1]" "quota = 1"
 req tgalice --br br1; tg_expect_grant
 tap=${TG_R[ifname]:-?}
-logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br1 tap=$tap rule=$A:1"
+logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$CALLER via=$VIA bridge=br1 tap=$tap rule=$A:1"
 req tgalice --br br1; tg_expect_refusal "quota reached"
-logged 85 "refused: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br1 rule=$A:1 reason=\"quota reached: tgalice holds 1 of 1 taps allowed on bridge br1 (/etc/tapgate.conf:2)\""
+logged 85 "refused: user=tgalice uid=$TG_ALICE_UID pid=$CALLER via=$VIA bridge=br1 rule=$A:1 reason=\"quota reached: tgalice holds 1 of 1 taps allowed on bridge br1 (/etc/tapgate.conf:2)\""
 tg_verdict "quota refusal: the reason names the quota and where it is set"
 tg_release
 tg_conf "[bridge br1]" "vlan = 30"
 req tgbob --br br1; tg_expect_refusal "VLAN filtering off"
-logged 85 "refused: user=tgbob uid=$TG_BOB_UID pid=$SPID via=setuid bridge=br1 vlan=30 rule=$A:1 reason=\"tapgate.conf sets vlan 30 for bridge br1, which has VLAN filtering off (ip link set br1 type bridge vlan_filtering 1)\""
+logged 85 "refused: user=tgbob uid=$TG_BOB_UID pid=$CALLER via=$VIA bridge=br1 vlan=30 rule=$A:1 reason=\"tapgate.conf sets vlan 30 for bridge br1, which has VLAN filtering off (ip link set br1 type bridge vlan_filtering 1)\""
 tg_verdict "vlan refusal: the line carries vlan=30"
 # A refusal for a broken tapgate.conf is logged too.
 tg_conf "[bridge br1]" "quota = many"
 req tgbob --br br1; tg_expect_refusal "settings error"
-new_lines 1
+tg_syslog_new 1
 # The caller is looked up before the settings' errors are reported, so the
 # line names the user; quotes in the reason are escaped, not lost.
-[[ $NEW == "<85>"*"refused: user=tgbob uid=$TG_BOB_UID pid=$SPID via=setuid bridge=br1 reason=\"settings error: /etc/tapgate.conf:2: quota = \\x22many\\x22"* ]] ||
-    tg_problem "line: $NEW"
+[[ $TG_NEW == "<85>"*"refused: user=tgbob uid=$TG_BOB_UID pid=$CALLER via=$VIA bridge=br1 reason=\"settings error: /etc/tapgate.conf:2: quota = \\x22many\\x22"* ]] ||
+    tg_problem "line: $TG_NEW"
 tg_verdict "settings error: one refusal line naming tapgate.conf:2"
 tg_release
 
@@ -103,8 +97,8 @@ tg_release
 # from the two requests above.
 tg_conf
 req tgbob --br br1; tg_expect_grant
-new_lines 1
-[[ $NEW == *"granted: user=tgbob "* && $NEW != *$'\n'* ]] || tg_problem "lines: $NEW"
+tg_syslog_new 1
+[[ $TG_NEW == *"granted: user=tgbob "* && $TG_NEW != *$'\n'* ]] || tg_problem "lines: $TG_NEW"
 tg_verdict "syslog = no: neither a grant nor a refusal is logged"
 # Refusals that come before the request is looked at (a bad --fd, a
 # malformed command line) follow tapgate.conf as well.
@@ -116,8 +110,8 @@ tg_conf "[global]" "syslog = no" "[bridge br0]" "quota = many"
 req tgalice; tg_expect_refusal "settings error"
 tg_conf
 req tgbob --br br1; tg_expect_grant
-new_lines 1
-[[ $NEW == *"granted: user=tgbob "* && $NEW != *$'\n'* ]] || tg_problem "lines: $NEW"
+tg_syslog_new 1
+[[ $TG_NEW == *"granted: user=tgbob "* && $TG_NEW != *$'\n'* ]] || tg_problem "lines: $TG_NEW"
 tg_verdict "syslog = no: no line for a bad --fd, a bad command line, or a file with other errors"
 tg_release
 tg_spawn tguser -- "$TG_H" --bogus; tg_expect_refusal "unknown option"
@@ -126,9 +120,9 @@ tg_verdict "a malformed command line is logged as a refusal"
 tg_release
 tg_conf "[global]" "syslog_facility = local3"
 req tgalice; tg_expect_grant
-logged 158 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br0 tap=${TG_R[ifname]:-?} rule=$A:1"
+logged 158 "granted: user=tgalice uid=$TG_ALICE_UID pid=$CALLER via=$VIA bridge=br0 tap=${TG_R[ifname]:-?} rule=$A:1"
 req tgalice --br brnone; tg_expect_refusal "does not exist"
-logged 157 "refused: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=brnone rule=$A:1 reason=\"bridge brnone does not exist\""
+logged 157 "refused: user=tgalice uid=$TG_ALICE_UID pid=$CALLER via=$VIA bridge=brnone rule=$A:1 reason=\"bridge brnone does not exist\""
 tg_spawn tguser --fd-kind pipe --fd-num 7 -- "$TG_H"; tg_expect_refusal "not a socket"
 logged 157 "refused: user=? uid=$TG_UID pid=? via=setuid bridge=br0 reason=\"--fd=7: not a socket\""
 tg_verdict "syslog_facility = local3: <158> for a grant, <157> for a refusal, a bad --fd too"
@@ -148,7 +142,7 @@ tg_conf
 # default (yes) it is granted as before. No logger: /dev/log moved away.
 tg_conf "[global]" "syslog = required"
 req tgalice; tg_expect_grant
-logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br0 tap=${TG_R[ifname]:-?} rule=$A:1"
+logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$CALLER via=$VIA bridge=br0 tap=${TG_R[ifname]:-?} rule=$A:1"
 tg_release
 tg_verdict "syslog = required, the logger listening: granted and logged"
 mv /dev/log /dev/log.away
@@ -196,8 +190,8 @@ mv /dev/log.away /dev/log
 kill "$stuck_pid"
 exec {stuck}<&-
 req tgbob --br br1; tg_expect_grant
-new_lines 1
-[[ $NEW == *"granted: user=tgbob "* && $NEW != *$'\n'* ]] || tg_problem "lines: $NEW"
+tg_syslog_new 1
+[[ $TG_NEW == *"granted: user=tgbob "* && $TG_NEW != *$'\n'* ]] || tg_problem "lines: $TG_NEW"
 tg_release
 tg_verdict "the logger back: the next grant is logged"
 TG_STATE0=
@@ -207,8 +201,8 @@ TG_STATE0=
 # logs. Compare with the time as root (no TZ) sees it.
 now=$(date '+%s')
 TZ=XYZ+11 LANG=C.UTF-8 LOCALDOMAIN=evil LOG_PATH=/tmp/x req tgalice; tg_expect_grant
-logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$SPID via=setuid bridge=br0 tap=${TG_R[ifname]:-?} rule=$A:1"
-stamp=$(sed -E 's/^<[0-9]+>(.{15}).*/\1/' <<< "$NEW")
+logged 86 "granted: user=tgalice uid=$TG_ALICE_UID pid=$CALLER via=$VIA bridge=br0 tap=${TG_R[ifname]:-?} rule=$A:1"
+stamp=$(sed -E 's/^<[0-9]+>(.{15}).*/\1/' <<< "$TG_NEW")
 t=$(date -d "$stamp" '+%s' 2> /dev/null || echo 0)
 d=$((t - now))
 [ ${d#-} -le 60 ] || tg_problem "timestamp $stamp is ${d}s off: TZ from the caller was used"
@@ -221,8 +215,8 @@ tg_as tgalice "$TG_H" --check > /dev/null 2>&1
 tg_as tgalice "$TG_H" --explain --br=br0 > /dev/null 2>&1
 tg_as tgalice "$TG_H" --list > /dev/null 2>&1
 req tgalice; tg_expect_grant
-new_lines 1
-[[ $NEW == *"granted: user=tgalice "* && $NEW != *$'\n'* ]] || tg_problem "lines: $NEW"
+tg_syslog_new 1
+[[ $TG_NEW == *"granted: user=tgalice "* && $TG_NEW != *$'\n'* ]] || tg_problem "lines: $TG_NEW"
 tg_verdict "--check, --explain, --list log nothing"
 tg_release
 

@@ -197,6 +197,9 @@ tg_verdict "up: --explain --user of the directory user shows its deny"
 # --- the capability probe -----------------------------------------------------------
 # NSS modules run inside the helper: CAP_NET_ADMIN must be permitted there,
 # never effective (it is raised only around the tun and netlink calls).
+# Through the service they run in its child serving the request, tapgated.
+SERVER=tapgate
+tg_via_service && SERVER=tapgated
 : > "$TG_ROOT/scratch/caps"
 chmod 0666 "$TG_ROOT/scratch/caps"
 echo "$TG_ROOT/scratch/caps" > /etc/tgnss/capslog
@@ -204,13 +207,13 @@ tg_spawn_nogroups "$CON_UID" -- "$TG_H"; tg_expect_refusal "denied by $A:2"
 tg_acl "allow br0" "deny br0 group tgcon"
 tg_spawn_nogroups "$CON_UID" -- "$TG_H"; tg_expect_refusal "denied by $A:2"
 rm /etc/tgnss/capslog
-grep -q '^_nss_tgtest_getpwuid_r tapgate ' "$TG_ROOT/scratch/caps" ||
+grep -q "^_nss_tgtest_getpwuid_r $SERVER " "$TG_ROOT/scratch/caps" ||
     tg_problem "no getpwuid_r line of the helper in the capability log: $(head -n 3 "$TG_ROOT/scratch/caps")"
-grep -q '^_nss_tgtest_getgrnam_r tapgate ' "$TG_ROOT/scratch/caps" ||
+grep -q "^_nss_tgtest_getgrnam_r $SERVER " "$TG_ROOT/scratch/caps" ||
     tg_problem "no getgrnam_r line of the helper in the capability log: $(head -n 3 "$TG_ROOT/scratch/caps")"
 grep -qv '^_nss_tgtest_[a-z_]* [^ ]\+ CapEff:[0-9a-f]\{16\} CapPrm:[0-9a-f]\{16\}$' "$TG_ROOT/scratch/caps" &&
     tg_problem "malformed lines in the capability log: $(head -n 3 "$TG_ROOT/scratch/caps")"
-wrong=$(grep '^_nss_tgtest_[a-z_]* tapgate ' "$TG_ROOT/scratch/caps" |
+wrong=$(grep "^_nss_tgtest_[a-z_]* $SERVER " "$TG_ROOT/scratch/caps" |
     grep -v ' CapEff:0000000000000000 CapPrm:0000000000001000$')
 [ -z "$wrong" ] || tg_problem "NSS code ran with other capabilities: $wrong"
 tg_verdict "NSS modules run in the helper with CAP_NET_ADMIN permitted, not effective"

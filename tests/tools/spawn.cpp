@@ -100,6 +100,8 @@ const char usage_text[] =
     "  --stop-after US SIGSTOP it US microseconds after fork, SIGCONT US later\n"
     "  --on-stop ACT   when the helper stops by itself: cont (default) or kill\n"
     "  --stop-gate F   ... but first create F.stopped and wait until F exists\n"
+    "  --pid-file F    write the helper's pid to F (the pid a forwarding\n"
+    "                  helper's service names in its audit line)\n"
     "In --fd-arg, HELPER and ARGS, {fd} stands for the number N. With\n"
     "--no-vnet --no-fd --no-br, HELPER ARGS are passed exactly as given.\n";
 
@@ -131,6 +133,7 @@ struct Config {
     long stop_after = -1;
     bool kill_on_stop = false;
     std::string stop_gate;
+    std::string pid_file;
     std::vector<std::string> helper;  // HELPER and its extra args
 };
 
@@ -197,6 +200,7 @@ Config parse_args(int argc, char** argv) {
             if (v != "cont" && v != "kill") die("--on-stop: cont or kill, not " + v);
             c.kill_on_stop = v == "kill";
         } else if (a == "--stop-gate") c.stop_gate = value("--stop-gate");
+        else if (a == "--pid-file") c.pid_file = value("--pid-file");
         else if (a == "--help") {
             std::fputs(usage_text, stdout);
             std::exit(0);
@@ -519,6 +523,12 @@ int main(int argc, char** argv) {
     pid_t pid = ::fork();
     if (pid < 0) die_errno("fork");
     if (pid == 0) run_child(c, endpoint, fdnum, envp.data(), old);
+    if (!c.pid_file.empty()) {
+        std::FILE* f = std::fopen(c.pid_file.c_str(), "we");
+        if (!f) die_errno("open " + c.pid_file);
+        std::fprintf(f, "%d\n", static_cast<int>(pid));
+        std::fclose(f);
+    }
     if (endpoint >= 0) ::close(endpoint);
     if (c.close_peer && peer >= 0) {
         ::close(peer);

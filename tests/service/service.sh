@@ -70,7 +70,7 @@ served() {
     tap=${TG_R[ifname]:-none}
     [ -e "/sys/class/net/br0/brif/$tap" ] || tg_problem "$tap is not on br0"
     alias=$(tg_read "/sys/class/net/$tap/ifalias" 2> /dev/null)
-    [ "$alias" = "tapgate uid=$uid" ] || tg_problem "alias \"$alias\", want \"tapgate uid=$uid\""
+    [[ "$alias " == "tapgate uid=$uid "* ]] || tg_problem "alias \"$alias\", want \"tapgate uid=$uid ...\""
     owner=$(tg_read "/sys/class/net/$tap/owner" 2> /dev/null)
     [ "$owner" = "$uid" ] || tg_problem "tun owner $owner, want $uid"
     tg_syslog_new 1

@@ -72,8 +72,7 @@ tg_service_start() {
     dir=${exec%/*}
     base=$dir
     until [ -d "$base" ]; do base=${base%/*}; done
-    mkdir -p "$TG_ROOT/svc-upper" "$TG_ROOT/svc-work"
-    mount -t overlay tapgate-svc -o "lowerdir=$base,upperdir=$TG_ROOT/svc-upper,workdir=$TG_ROOT/svc-work" "$base"
+    tg_overlay "$base"
     mkdir -p "$dir"
     install -o root -g root -m 0755 "$units/tapgated" "${exec%% *}"
     mkdir -p "${TG_SERVICE_SOCKET%/*}"

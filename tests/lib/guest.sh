@@ -86,6 +86,34 @@ tg_qemu_start() {
         -daemonize -pidfile "$TG_QRUN/$name.pid" "$@" 2>"$TG_QRUN/$name.err"
 }
 
+# tg_qemu_hubbed NAME NETDEV: a QEMU without a guest (-machine none) whose
+# NETDEV (id n; the netdev under test) is joined by a hub to a UDP socket
+# netdev, where tg_udp_ping plays the guest. Status as tg_qemu_start's.
+TG_QEMU_UDP=127.0.0.1:10002   # QEMU's end (localaddr=)
+TG_GUEST_UDP=127.0.0.1:10001  # udpguest's end (udp=)
+tg_qemu_hubbed() {
+    tg_qemu_start "$1" -machine none \
+        -netdev "socket,id=u,udp=$TG_GUEST_UDP,localaddr=$TG_QEMU_UDP" \
+        -netdev "$2" \
+        -netdev hubport,id=p0,hubid=0,netdev=u \
+        -netdev hubport,id=p1,hubid=0,netdev=n
+}
+
+# tg_udp_ping GUEST-IP BRIDGE: udpguest ($UDPGUEST), as the guest of
+# tg_qemu_hubbed's QEMU, ARPs for BRIDGE's (first) address and pings it:
+# frames went both ways if the ARP reply names the bridge's MAC. udpguest's
+# answer in TG_PING.
+tg_udp_ping() {
+    local br_ip br_mac
+    br_ip=$(ip -o -4 addr show dev "$2" | awk '{ sub("/.*", "", $4); print $4; exit }')
+    # Read with the tap in place: a bridge takes its lowest port's MAC
+    # unless that starts with fe.
+    br_mac=$(tg_read "/sys/class/net/$2/address")
+    TG_PING=$(echo "ping g $br_ip 5000" |
+        "$UDPGUEST" "g:${TG_GUEST_UDP##*:}:${TG_QEMU_UDP##*:}:$1")
+    [[ $TG_PING == "ping g $br_ip ok arp=$br_mac "* ]]
+}
+
 # tg_qemu_stop NAME: SIGTERM, then SIGKILL after 5 s. Status 1 if it would
 # not die.
 tg_qemu_stop() {

@@ -435,7 +435,8 @@ tg_monitor_sync() {
 }
 
 # --- the end of a test ------------------------------------------------------------
-# tg_cleanup (the EXIT trap tg_isolate sets): holders, the monitor, QEMUs.
+# tg_cleanup (the EXIT trap tg_isolate sets): holders, the monitor, QEMUs,
+# libvirt.
 tg_cleanup() {
     tg_release --kill 2> /dev/null
     tg_service_stop
@@ -445,4 +446,5 @@ tg_cleanup() {
     fi
     TG_MON_PID=
     tg_qemu_cleanup
+    tg_libvirt_cleanup
 }

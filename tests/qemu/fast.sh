@@ -15,20 +15,13 @@ tg_qemu_helper
 tg_bridge br0 1400
 ip addr add 10.0.0.1/24 dev br0
 
-qemu_udp=127.0.0.1:10002   # QEMU's end (localaddr=)
-guest_udp=127.0.0.1:10001  # udpguest's end (udp=)
-
 # run_case NAME GUEST-IP NETDEV: QEMU with NETDEV (id n) hubbed to the UDP
 # netdev; the tap must look right and carry ARP and ping both ways; after
 # QEMU exits the tap must be gone.
 run_case() {
-    local name=$1 ip=$2 netdev=$3 taps br_mac uid reply
+    local name=$1 ip=$2 netdev=$3 taps uid
     tg_note "--- $name: -netdev $netdev"
-    if ! tg_qemu_start "$name" -machine none \
-            -netdev "socket,id=u,udp=$guest_udp,localaddr=$qemu_udp" \
-            -netdev "$netdev" \
-            -netdev hubport,id=p0,hubid=0,netdev=u \
-            -netdev hubport,id=p1,hubid=0,netdev=n; then
+    if ! tg_qemu_hubbed "$name" "$netdev"; then
         tg_fail "$name: QEMU did not start"
         tg_qemu_err "$name"
         return
@@ -42,17 +35,13 @@ run_case() {
     else
         tg_check_tap "$taps" br0
     fi
-    # Read now: a bridge takes its lowest port's MAC unless that is fe:...
-    br_mac=$(tg_read /sys/class/net/br0/address)
     # The guest ARPs for the bridge's address and pings it; the ARP reply
     # must name the bridge's MAC.
-    reply=$(echo "ping g 10.0.0.1 5000" |
-        "$UDPGUEST" "g:${guest_udp##*:}:${qemu_udp##*:}:$ip")
-    if [[ $reply == "ping g 10.0.0.1 ok arp=$br_mac "* ]]; then
+    if tg_udp_ping "$ip" br0; then
         tg_pass "$name: ARP and ping through the tap"
     else
         tg_fail "$name: no ARP/ping through the tap"
-        echo "    udpguest: $reply" >&2
+        echo "    udpguest: $TG_PING" >&2
         ip -s link show "$taps" >&2
     fi
     tg_qemu_stop "$name" || tg_fail "$name: QEMU would not exit"

@@ -6,7 +6,8 @@
 #     tapgate-qemu-default hold;
 #   - the packages installed with apt-get, maintainer scripts and all, in
 #     this test's namespaces (see "Why overlays" below): an admin's
-#     statoverride through install, upgrade and purge; the test user's
+#     statoverride through install, upgrade and purge, and what the
+#     maintainer scripts ask of systemd then (a stub); the test user's
 #     QEMU with a plain -netdev bridge, and libvirt in session mode with a
 #     qemu.conf that names no bridge_helper, getting tapgate's taps once
 #     tapgate-qemu-default diverts QEMU's helper, and QEMU's own helper
@@ -29,7 +30,7 @@ declare -A HOST_PART=(
     [diversions]="dpkg-divert --list"
     [statoverrides]="dpkg-statoverride --list"
     [helper]="$REF (mode, owner, sha256)"
-    [traces]="no tapgate file in /usr/libexec, dpkg's info, /run or systemd's state"
+    [traces]="tapgate's traces (/usr/libexec, dpkg's info, /run, systemd's state) and /run/systemd/system, as they were"
 )
 declare -A HOST_BEFORE=()
 host_part() {
@@ -41,7 +42,7 @@ host_part() {
     statoverrides) dpkg-statoverride --list | sort ;;
     helper) stat -c '%A %U:%G' "$REF"; sha256sum "$REF" ;;
     traces)
-        ls -d /usr/libexec/tapgate* /var/lib/dpkg/info/tapgate* /run/tapgate.lock \
+        ls -d /usr/libexec/tapgate* /var/lib/dpkg/info/tapgate* /run/tapgate.lock /run/systemd/system \
             /var/lib/systemd/deb-systemd-helper-*/tapgate* /etc/systemd/system/*/tapgate* 2>/dev/null ;;
     esac
 }
@@ -197,6 +198,31 @@ status_of() { dpkg-query -W -f '${db:Status-Status} ${Version}' "$1" 2>/dev/null
 sha_of() { local s; s=$(sha256sum "$1" 2>&1); echo "${s%% *}"; }
 diversion_of_ref() { dpkg-divert --list "$REF"; }
 
+# systemd_stub on|off: the maintainer scripts talk to systemd only where
+# /run/systemd/system says it is init, which it is not here (/run is
+# private and empty). With the stub on, what the scripts ask of systemd,
+# through systemctl or deb-systemd-invoke, is recorded in $P/systemd.log
+# instead (and policy-rc.d, which could veto it, is not asked).
+systemd_stub() {
+    local f
+    if [ "$1" = on ]; then
+        printf '#!/bin/sh\necho "${0##*/} $*" >> "%s"\n' "$P/systemd.log" > "$P/systemd-stub"
+        chmod 0755 "$P/systemd-stub"
+        : > "$P/systemd.log"
+        mkdir -p /run/systemd/system
+        for f in /usr/bin/systemctl /usr/bin/deb-systemd-invoke; do mount --bind "$P/systemd-stub" "$f"; done
+    else
+        umount /usr/bin/systemctl /usr/bin/deb-systemd-invoke
+        rmdir /run/systemd/system /run/systemd
+    fi
+}
+# systemd_last UNIT: the last action the scripts asked for UNIT.
+systemd_last() {
+    awk -v u="$1" '{ a = ""
+        for (i = 2; i <= NF; i++) if ($i !~ /^-/) { a = $i; break }
+        for (i = 2; i <= NF; i++) if ($i == u) last = a } END { print last }' "$P/systemd.log"
+}
+
 # qemu_plain NAME: the test user's QEMU with a plain -netdev bridge (no
 # helper=), hubbed to udpguest; TG_TAP: the taps on br0. QEMU's status.
 qemu_plain() {
@@ -291,19 +317,35 @@ debian_install() {
         [ -e "$f" ] || [ -L "$f" ] && existed+=("$f")
     done < <(deb_list "$(deb tapgate "$v1")" | awk '{ print $3 }')
 
-    tg_note "--- an admin's statoverride, set before the install"
+    tg_note "--- an admin's statoverride, set before the install; systemd as init (a stub)"
+    systemd_stub on
     dpkg-statoverride --add root root 0755 "$HELPER_PATH"
     apt_get install "$(deb tapgate "$v1")"
     [ "$(mode_of "$HELPER_PATH")" = "755 root root" ] || tg_problem "$HELPER_PATH: $(mode_of "$HELPER_PATH")"
     tg_verdict "install $v1 with the admin's statoverride (root root 0755): $HELPER_PATH is 0755"
+    f=$(grep -E ' (start|restart|try-restart|reload-or-restart|enable) .*tapgate' "$P/systemd.log")
+    tg_check "under systemd the install enables and starts nothing${f:+: $f}" [ -z "$f" ]
+    : > "$P/systemd.log"
     apt_get install "$(deb tapgate "$v2")"
     [ "$(status_of tapgate)" = "installed $v2" ] || tg_problem "tapgate: $(status_of tapgate)"
     [ "$(mode_of "$HELPER_PATH")" = "755 root root" ] || tg_problem "$HELPER_PATH: $(mode_of "$HELPER_PATH")"
     tg_verdict "upgrade to $v2 with the statoverride: $HELPER_PATH is still 0755"
+    tg_note "what the upgrade asked of systemd:" "$(cat "$P/systemd.log")"
+    # An admin who enabled the service must find it running after an
+    # upgrade, on the new binary.
+    for f in tapgate.service tapgate.socket; do
+        case $(systemd_last "$f") in
+        start | restart | try-restart) ;;
+        stop) tg_problem "the upgrade stops $f and never starts it again" ;;
+        *) tg_problem "the upgrade does not restart $f: a running one would keep the old binary" ;;
+        esac
+    done
+    tg_verdict "under systemd the upgrade restarts the units (if they run) and leaves none stopped"
     apt_get purge tapgate
     [ -z "$(dpkg-statoverride --list "$HELPER_PATH")" ] ||
         tg_problem "left: $(dpkg-statoverride --list "$HELPER_PATH")"
     tg_verdict "purging tapgate forgets the admin's statoverride"
+    systemd_stub off
 
     tg_note "--- tapgate alone"
     apt_get install "$(deb tapgate "$v1")"

@@ -123,19 +123,28 @@ tg_qemu_one_tap() {
     fi
 }
 
-# tg_qemu_ping NAME BRIDGE GUEST-IP HOST-IP: the case "frames both ways":
-# the guest ARPs for HOST-IP (BRIDGE's address) and pings it; the ARP reply
-# must name BRIDGE's MAC (read now: a bridge takes its lowest port's MAC
-# unless that starts with fe).
+# tg_udp_ping BRIDGE GUEST-IP [HOST-IP]: udpguest ($UDPGUEST), as the guest
+# of tg_qemu_udp's QEMU, ARPs for HOST-IP (by default BRIDGE's first
+# address) and pings it: frames went both ways if the ARP reply names
+# BRIDGE's MAC (read now: a bridge takes its lowest port's MAC unless that
+# starts with fe). udpguest's answer in TG_PING.
+TG_PING=
+tg_udp_ping() {
+    local host=${3:-} br_mac
+    [ -n "$host" ] || host=$(ip -o -4 addr show dev "$1" | awk '{ sub("/.*", "", $4); print $4; exit }')
+    br_mac=$(tg_read "/sys/class/net/$1/address")
+    TG_PING=$(echo "ping g $host 5000" | "$UDPGUEST" "g:${TG_GUEST_UDP##*:}:${TG_QEMU_UDP##*:}:$2")
+    [[ $TG_PING == "ping g $host ok arp=$br_mac "* ]]
+}
+
+# tg_qemu_ping NAME BRIDGE GUEST-IP HOST-IP: tg_udp_ping as a case.
 tg_qemu_ping() {
-    local br_mac reply t
-    br_mac=$(tg_read "/sys/class/net/$2/address")
-    reply=$(echo "ping g $4 5000" | "$UDPGUEST" "g:${TG_GUEST_UDP##*:}:${TG_QEMU_UDP##*:}:$3")
-    if [[ $reply == "ping g $4 ok arp=$br_mac "* ]]; then
+    local t
+    if tg_udp_ping "$2" "$3" "$4"; then
         tg_pass "$1: ARP and ping through the tap"
     else
         tg_fail "$1: no ARP/ping through the tap"
-        echo "    udpguest: $reply" >&2
+        echo "    udpguest: $TG_PING" >&2
         tg_taps
         for t in $TG_TAPS; do ip -s link show "$t" >&2; done
     fi

@@ -80,8 +80,7 @@ tg_service_start() {
         dir=${exec%/*}
         base=$dir
         until [ -d "$base" ]; do base=${base%/*}; done
-        mkdir -p "$TG_ROOT/svc-upper" "$TG_ROOT/svc-work"
-        mount -t overlay tapgate-svc -o "lowerdir=$base,upperdir=$TG_ROOT/svc-upper,workdir=$TG_ROOT/svc-work" "$base"
+        tg_overlay "$base"
         mkdir -p "$dir"
         install -o root -g root -m 0755 "$units/tapgated" "${exec%% *}"
         TG_SERVICE_EXEC=${exec%% *}
@@ -534,7 +533,8 @@ tg_monitor_sync() {
 }
 
 # --- the end of a test ------------------------------------------------------------
-# tg_cleanup (the EXIT trap tg_isolate sets): holders, the monitor, QEMUs.
+# tg_cleanup (the EXIT trap tg_isolate sets): holders, the monitor, QEMUs,
+# libvirt.
 tg_cleanup() {
     tg_release --kill 2> /dev/null
     tg_service_stop
@@ -544,4 +544,5 @@ tg_cleanup() {
     fi
     TG_MON_PID=
     tg_qemu_cleanup
+    tg_libvirt_cleanup
 }

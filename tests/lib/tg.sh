@@ -6,8 +6,10 @@
 #   ns.sh      namespaces, users, setuid copies, bridges, config files
 #   helper.sh  the helper under test, run through tg-spawn; what a run left
 #   guest.sh   real QEMU as the test user; Debian-kernel guests
+#   libvirt.sh libvirt in session mode as the test user
 TG_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$TG_LIB/core.sh"
 . "$TG_LIB/ns.sh"
 . "$TG_LIB/helper.sh"
 . "$TG_LIB/guest.sh"
+. "$TG_LIB/libvirt.sh"

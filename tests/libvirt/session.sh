@@ -29,12 +29,10 @@ via=setuid
 
 if [ -z "${TG_ISOLATED:-}" ]; then
     [ "$(id -u)" -eq 0 ] || tg_missing "needs root (namespaces, setuid copy)"
-    for tool in libvirtd virsh qemu-system-x86_64 xz cpio modprobe; do
-        command -v "$tool" >/dev/null ||
-            tg_missing "$tool not installed (libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 xz-utils cpio kmod)"
+    tg_libvirt_prereqs
+    for tool in xz cpio modprobe; do
+        command -v "$tool" >/dev/null || tg_missing "$tool not installed (xz-utils cpio kmod)"
     done
-    [ -e /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so ] ||
-        tg_missing "libvirt's QEMU driver not installed (libvirt-daemon-driver-qemu)"
     # The guest has no libc: busybox must be the static build.
     [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 ||
         tg_missing "static busybox not installed (busybox-static)"
@@ -55,55 +53,15 @@ tg_isolate "$@"
 t_start=$(date +%s.%N)
 say() { printf '# [%6.2fs] %s\n' "$(awk -v s="$t_start" -v n="$(date +%s.%N)" 'BEGIN{print n-s}')" "$*"; }
 
-user=$TG_USER
-uhome=$TG_ROOT/home/$user
-rundir=$uhome/run          # XDG_RUNTIME_DIR
+uhome=$TG_ROOT/home/$TG_USER
 work=$TG_ROOT/guest        # kernel + initramfs, readable by the user
 dom=tgtest$$
-libvirtd_pid=
 bridge_addr=192.0.2.1      # TEST-NET-1, only ever inside this namespace
 guest_addr=192.0.2.2
 guest_mac=52:54:00:7a:90:01
-# Slow-to-make inputs that survive between runs (see below); none without a
-# build tree.
-cache=
-if [ -n "${TAPGATE_BUILD_ROOT:-}" ] && mkdir -p "$TAPGATE_BUILD_ROOT/tests/libvirt/cache" 2>/dev/null; then
-    cache=$TAPGATE_BUILD_ROOT/tests/libvirt/cache
-fi
-
-cleanup() {
-    local pidfile=$rundir/libvirt/qemu/run/$dom.pid qpid
-    if [ -n "$libvirtd_pid" ] && kill -0 "$libvirtd_pid" 2>/dev/null; then
-        virsh_u destroy "$dom" >/dev/null 2>&1
-    fi
-    # libvirt daemonizes QEMU out of our process tree: find it by its pid file
-    # and make sure the pid is still our domain's QEMU before killing it.
-    if [ -f "$pidfile" ]; then
-        qpid=$(cat "$pidfile")
-        if [ -n "$qpid" ] && tr '\0' ' ' < "/proc/$qpid/cmdline" 2>/dev/null | grep -q "guest=$dom"; then
-            kill -KILL "$qpid" 2>/dev/null
-        fi
-    fi
-    if [ -n "$libvirtd_pid" ]; then
-        kill -TERM "$libvirtd_pid" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$libvirtd_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$libvirtd_pid" 2>/dev/null
-        wait "$libvirtd_pid" 2>/dev/null
-    fi
-    # What the library started (the service), as its own EXIT trap would.
-    tg_cleanup
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-# The user's environment, and nothing else from ours.
-uenv=(env -i "HOME=$uhome" "USER=$user" "LOGNAME=$user" "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
-      "XDG_RUNTIME_DIR=$rundir" "LIBVIRT_AUTOSTART=0" "LANG=C")
-virsh_u() { tg_as "$user" "${uenv[@]}" virsh -q -c qemu:///session "$@"; }
 
 show_logs() {
-    echo "--- libvirtd log" >&2; tail -n 30 "$uhome/libvirtd.log" >&2 2>/dev/null
-    echo "--- QEMU log" >&2; tail -n 20 "$uhome/.cache/libvirt/qemu/log/$dom.log" >&2 2>/dev/null
+    tg_libvirt_logs "$dom"
     echo "--- guest console" >&2; tail -n 20 "$uhome/console.log" >&2 2>/dev/null
 }
 
@@ -119,47 +77,15 @@ tapgate=
 # tapgate's audit lines, which say how each tap was made.
 log=$TG_ROOT/syslog
 [ -n "$tapgate" ] && tg_syslog_start "$log"
-nnp=()
 if [ "$via" = service ]; then
     tg_service_start
-    nnp=(--no-new-privs)
+    TG_LV_SETPRIV=(--no-new-privs)
     say "service: pid $TG_SERVICE_PID on $TG_SERVICE_SOCKET; libvirtd under no_new_privs"
 fi
 
 # --- the user's libvirtd ------------------------------------------------------
-install -d -o "$user" -g "$user" -m 0700 "$rundir" "$uhome/.config" "$uhome/.config/libvirt"
-cat > "$uhome/.config/libvirt/qemu.conf" <<EOF
-bridge_helper = "$helper"
-# QEMU's console output goes to a file QEMU opens itself; no virtlogd.
-stdio_handler = "file"
-EOF
-cat > "$uhome/.config/libvirt/libvirtd.conf" <<EOF
-log_outputs = "1:file:$uhome/libvirtd.log"
-log_filters = "1:qemu.qemu_interface 1:util.command 3:*"
-EOF
-chown -R "$user:$user" "$uhome/.config"
-
-# libvirtd probes every QEMU binary at start (seconds under TCG). Its cache of
-# the results is kept in the build tree between runs; libvirtd itself checks
-# it against the binaries' ctimes, versions and the host, and re-probes when
-# anything changed.
-caps_dir=.cache/libvirt/qemu/cache/capabilities
-if [ -n "$cache" ] && [ -d "$cache/capabilities" ]; then
-    install -d -o "$user" -g "$user" -m 0700 "$uhome/.cache" "$uhome/.cache/libvirt" \
-        "$uhome/.cache/libvirt/qemu" "$uhome/.cache/libvirt/qemu/cache" "$uhome/$caps_dir"
-    for f in "$cache/capabilities"/*.xml; do
-        [ -f "$f" ] && install -o "$user" -g "$user" -m 0600 "$f" "$uhome/$caps_dir/"
-    done
-fi
-
-# setpriv as tg_as runs it, but as a plain command so that the chain execs
-# (setpriv -> env -> libvirtd) and $! is the daemon itself: a backgrounded
-# shell function would leave $! pointing at a subshell.
-# --timeout: even if this script is killed without running its trap, the
-# daemon exits on its own once idle.
-setpriv "${nnp[@]}" --reuid="$user" --regid="$user" --init-groups -- \
-    "${uenv[@]}" libvirtd --timeout 30 > "$uhome/libvirtd.out" 2>&1 &
-libvirtd_pid=$!
+tg_libvirtd_start "bridge_helper = \"$helper\""
+cache=$TG_LIBVIRT_CACHE
 
 # --- the guest: Debian's kernel and a busybox initramfs -----------------------
 # The kernel must match the modules we pack: take a kernel in /boot that has
@@ -181,7 +107,7 @@ kkey=$(stat -c '%s-%Y' "/boot/vmlinuz-$kver")
 is_elf() { [ "$(od -An -c -N4 "$1" 2>/dev/null | tr -d ' ')" = '177ELF' ]; }
 if [ -n "$cache" ] && is_elf "$cache/vmlinux-$kver-$kkey"; then
     # QEMU runs as the user: use the cached file in place if it can read it.
-    if tg_as "$user" test -r "$cache/vmlinux-$kver-$kkey"; then
+    if tg_as "$TG_USER" test -r "$cache/vmlinux-$kver-$kkey"; then
         kernel=$cache/vmlinux-$kver-$kkey
     else
         cp "$cache/vmlinux-$kver-$kkey" "$kernel"
@@ -231,64 +157,26 @@ chmod 0755 "$work/initrd/init"
 chmod -R a+rX "$work"
 say "guest ready: kernel $kver ($(basename "$kernel"))"
 
-# Without a cached probe result, libvirtd spends seconds probing QEMU before
-# it answers; more on a loaded machine.
-deadline=$((SECONDS + 60))
-while [ "$SECONDS" -lt "$deadline" ]; do
-    [ -S "$rundir/libvirt/libvirt-sock" ] && virsh_u version >/dev/null 2>&1 && break
-    kill -0 "$libvirtd_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if ! virsh_u version >/dev/null 2>&1; then
+if ! tg_libvirtd_wait; then
     tg_fail "libvirtd (session) did not come up"
-    cat "$uhome/libvirtd.out" >&2
-    show_logs
     tg_done
 fi
-say "libvirtd up (pid $libvirtd_pid)"
+say "libvirtd up (pid $TG_LV_PID)"
 if [ "$via" = service ]; then
-    tg_check "libvirtd runs under no_new_privs" test "$(tg_proc_status "$libvirtd_pid" NoNewPrivs)" = 1
+    tg_check "libvirtd runs under no_new_privs" test "$(tg_proc_status "$TG_LV_PID" NoNewPrivs)" = 1
 fi
 
 # lpj= skips the kernel's delay-loop calibration, most of a second under TCG.
-domain_xml() {
-    cat <<EOF
-<domain type='qemu'>
-  <name>$dom</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>$kernel</kernel>
+tg_libvirt_domain "$dom" br0 "$guest_mac" "<kernel>$kernel</kernel>
     <initrd>$work/initrd.gz</initrd>
-    <cmdline>console=ttyS0 panic=-1 quiet printk.time=1 lpj=1000000 rdinit=/init</cmdline>
-  </os>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <interface type='bridge'>
-      <source bridge='br0'/>
-      <mac address='$guest_mac'/>
-      <model type='virtio'/>
-      <rom enabled='no'/>
-    </interface>
-    <serial type='file'>
-      <source path='$uhome/console.log'/>
-      <target port='0'/>
-    </serial>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-EOF
-}
-domain_xml > "$uhome/$dom.xml"
-chown "$user:$user" "$uhome/$dom.xml"
+    <cmdline>console=ttyS0 panic=-1 quiet printk.time=1 lpj=1000000 rdinit=/init</cmdline>" \
+    "<serial type='file'><source path='$uhome/console.log'/><target port='0'/></serial>" \
+    > "$uhome/$dom.xml"
+chown "$TG_USER:$TG_USER" "$uhome/$dom.xml"
 
 # --- allowed: the guest gets a tap on br0 and reaches the bridge -------------
 tg_acl "allow br0"
-if out=$(virsh_u create "$uhome/$dom.xml" 2>&1); then
+if out=$(tg_virsh create "$uhome/$dom.xml" 2>&1); then
     tg_pass "virsh create with bridge br0"
 else
     tg_fail "virsh create with bridge br0: $out"
@@ -296,16 +184,10 @@ else
     tg_done
 fi
 say "domain created"
-# A domain exists, so libvirtd has written its probe results by now.
-if [ -n "$cache" ] && ls "$uhome/$caps_dir"/*.xml >/dev/null 2>&1; then
-    rm -rf "$cache/capabilities.$$"
-    mkdir -p "$cache/capabilities.$$"
-    cp "$uhome/$caps_dir"/*.xml "$cache/capabilities.$$/"
-    rm -rf "$cache/capabilities" && mv "$cache/capabilities.$$" "$cache/capabilities"
-fi
+tg_libvirt_save_caps
 
 # Straight away: a transient domain vanishes if its guest stops.
-iflist=$(virsh_u domiflist "$dom" 2>&1)
+iflist=$(tg_virsh domiflist "$dom" 2>&1)
 tap=$(awk -v mac="$guest_mac" '$5 == mac {print $1}' <<< "$iflist")
 if [ -n "$tap" ] && [ "$tap" != "-" ]; then
     tg_pass "domiflist names the tap ($tap)"
@@ -323,7 +205,7 @@ if [ -n "$tapgate" ] && [ -n "$tap" ]; then
     alias=$(tg_read "/sys/class/net/$tap/ifalias")
     tg_check "$tap is tapgate's, for uid $TG_UID (alias '$alias')" eval '[[ "$alias " == "tapgate uid=$TG_UID "* ]]'
     tg_check "$tap was made via=$via (audit line)" tg_wait 3 grep -Eq -- \
-        "granted: user=$user uid=$TG_UID pid=[0-9]+ via=$via bridge=br0 tap=$tap " "$log"
+        "granted: user=$TG_USER uid=$TG_UID pid=[0-9]+ via=$via bridge=br0 tap=$tap " "$log"
 fi
 
 # The guest pings br0's address: its ARP and ICMP come in through the tap,
@@ -335,7 +217,7 @@ while [ "$SECONDS" -lt "$deadline" ]; do
     if grep -q 'TG-GUEST-PING-OK' "$uhome/console.log" 2>/dev/null; then guest_ok=1; break; fi
     grep -q 'TG-GUEST-PING-FAIL' "$uhome/console.log" 2>/dev/null && break
     # A guest that died will never answer.
-    [ -f "$rundir/libvirt/qemu/run/$dom.pid" ] || break
+    [ -f "$TG_LV_RUN/libvirt/qemu/run/$dom.pid" ] || break
     sleep 0.1
 done
 say "guest finished pinging"
@@ -353,7 +235,7 @@ fi
 rx=$(cat "/sys/class/net/$tap/statistics/rx_packets" 2>/dev/null || echo 0)
 if [ "$rx" -gt 0 ]; then tg_pass "$tap received $rx frames from the guest"; else tg_fail "$tap received no frames"; fi
 
-virsh_u destroy "$dom" >/dev/null 2>&1
+tg_virsh destroy "$dom" >/dev/null 2>&1
 say "virsh destroy returned"
 for _ in $(seq 50); do tg_no_taps && break; sleep 0.1; done
 tg_check "the tap is gone after virsh destroy" tg_no_taps
@@ -371,7 +253,7 @@ check_refused() {  # DESC EXPECTED-STDERR-SUBSTRING; libvirt's error in $refused
     local out rc try
     for try in 1 2 3 4; do
         rm -f "$uhome/console.log"
-        out=$(virsh_u create "$uhome/$dom.xml" 2>&1)
+        out=$(tg_virsh create "$uhome/$dom.xml" 2>&1)
         rc=$?
         [ "$rc" -eq 0 ] && break
         grep -q 'stderr=.' <<< "$out" && break
@@ -380,7 +262,7 @@ check_refused() {  # DESC EXPECTED-STDERR-SUBSTRING; libvirt's error in $refused
     refused_out=$out
     if [ "$rc" -eq 0 ]; then
         tg_fail "$1: virsh create succeeded"
-        virsh_u destroy "$dom" >/dev/null 2>&1
+        tg_virsh destroy "$dom" >/dev/null 2>&1
         return
     fi
     tg_pass "$1: virsh create fails"
@@ -399,7 +281,7 @@ check_refused() {  # DESC EXPECTED-STDERR-SUBSTRING; libvirt's error in $refused
     tg_note "   libvirt said: $(tr '\n' ' ' <<< "$out")"
     tg_check "$1: no tap left" tg_no_taps
     tg_check "$1: br0 has no port" test -z "$(ls /sys/class/net/br0/brif)"
-    tg_check "$1: no domain left" test -z "$(virsh_u list --all --name 2>/dev/null | tr -d '[:space:]')"
+    tg_check "$1: no domain left" test -z "$(tg_virsh list --all --name 2>/dev/null | tr -d '[:space:]')"
 }
 
 case $(basename "$HELPER") in
@@ -419,7 +301,7 @@ case $(basename "$HELPER") in
         # The deciding rule is named by file and line.
         tg_check "deny br0: message names /etc/qemu/bridge.conf:2" grep -qF "/etc/qemu/bridge.conf:2" <<< "$refused_out"
         tg_check "deny br0: refused via=$via (audit line)" tg_wait 3 grep -Eq -- \
-            "refused: user=$user uid=$TG_UID pid=[0-9]+ via=$via bridge=br0 rule=/etc/qemu/bridge.conf:2 " "$log"
+            "refused: user=$TG_USER uid=$TG_UID pid=[0-9]+ via=$via bridge=br0 rule=/etc/qemu/bridge.conf:2 " "$log"
         ;;
 esac
 say "refusals checked"

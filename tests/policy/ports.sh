@@ -209,6 +209,33 @@ tg_monitor_sync
 [ -z "$TG_SEEN" ] || tg_problem "interfaces appeared: $TG_SEEN"
 tg_verdict "vlan in [defaults]: refused on br1 as well, nothing created"
 
+# --- the bridge's own address (tapgate(8): The bridge's own MAC address) -----
+# With only tapgate's taps as ports, a bridge takes a tap's address, and
+# another as taps come and go; one set by hand stays.
+tg_conf
+tg_bridge brmac
+tg_acl "allow all"
+mac_of() { tg_read "/sys/class/net/$1/address"; }
+tg_hold tguser --br brmac -- "$TG_H"; tg_expect_grant
+first=$(mac_of "${TG_R[ifname]:-?}")
+[ "$(mac_of brmac)" = "$first" ] || tg_problem "brmac has $(mac_of brmac), its only port $first"
+tg_release
+tg_wait 5 tg_no_taps || tg_problem "the tap stays"
+tg_hold tguser --br brmac -- "$TG_H"; tg_expect_grant
+second=$(mac_of "${TG_R[ifname]:-?}")
+[ "$(mac_of brmac)" = "$second" ] && [ "$second" != "$first" ] ||
+    tg_problem "brmac has $(mac_of brmac) after its port changed from $first to $second"
+tg_release
+tg_verdict "a bridge with only taps takes a tap's address, and changes with them"
+tg_wait 5 tg_no_taps || tg_problem "the tap stays"
+ip link set brmac address 02:00:00:00:00:01
+tg_hold tguser --br brmac -- "$TG_H"; tg_expect_grant
+[ "$(mac_of brmac)" = 02:00:00:00:00:01 ] && [ "$(tg_read /sys/class/net/brmac/addr_assign_type)" = 3 ] ||
+    tg_problem "brmac: $(mac_of brmac), addr_assign_type $(tg_read /sys/class/net/brmac/addr_assign_type)"
+tg_release
+tg_verdict "a bridge address set by hand stays (addr_assign_type 3)"
+tg_wait 5 tg_no_taps || tg_problem "the tap stays"
+
 tg_expect_nothing_left
 tg_verdict "nothing left behind"
 tg_elapsed

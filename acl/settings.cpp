@@ -61,6 +61,83 @@ std::optional<std::string> bad_template(std::string_view t) {
     return std::nullopt;
 }
 
+// Six bytes written as two hex digits each, separated by colons.
+std::optional<MacRange::Mac> parse_mac(std::string_view v) {
+    MacRange::Mac mac{};
+    if (v.size() != 17) return std::nullopt;
+    for (std::size_t i = 0; i < mac.size(); ++i) {
+        const char* at = v.data() + 3 * i;
+        if (i > 0 && at[-1] != ':') return std::nullopt;
+        unsigned byte = 0;
+        auto [ptr, ec] = std::from_chars(at, at + 2, byte, 16);
+        if (ec != std::errc() || ptr != at + 2) return std::nullopt;
+        mac[i] = static_cast<std::uint8_t>(byte);
+    }
+    return mac;
+}
+
+std::uint64_t as_number(const MacRange::Mac& mac) {
+    std::uint64_t n = 0;
+    for (std::uint8_t b : mac) n = n << 8 | b;
+    return n;
+}
+
+MacRange::Mac from_number(std::uint64_t n) {
+    MacRange::Mac mac{};
+    for (std::size_t i = mac.size(); i-- > 0; n >>= 8) mac[i] = static_cast<std::uint8_t>(n);
+    return mac;
+}
+
+constexpr std::uint64_t all_48 = (std::uint64_t{1} << 48) - 1;
+
+std::uint64_t prefix_mask(unsigned prefix) {
+    return prefix == 0 ? 0 : all_48 & ~((std::uint64_t{1} << (48 - prefix)) - 1);
+}
+
+// A guest_mac value into `out`; why it is not one, or nullopt.
+std::optional<std::string> parse_mac_range(std::string_view v, MacRange& out) {
+    const std::string want =
+        "expected a MAC address range such as 52:54:00:12:34:00/40 or 52:54:00:12:34:00/ff:ff:ff:ff:ff:00, "
+        "one address, or any";
+    if (v == "any") {
+        out = {};
+        return std::nullopt;
+    }
+    const auto slash = v.find('/');
+    const auto base = parse_mac(v.substr(0, slash));
+    if (!base) return want;
+    unsigned prefix = 48;
+    if (slash != std::string_view::npos) {
+        const std::string_view after = v.substr(slash + 1);
+        if (auto mask = parse_mac(after)) {
+            // Ones, then zeros: a flower key could take any mask, but a range
+            // with holes in it is almost always a typing error.
+            const std::uint64_t hosts = ~as_number(*mask) & all_48;
+            if ((hosts & (hosts + 1)) != 0)
+                return "the mask " + std::string(after) + " is not a prefix (ones, then zeros)";
+            prefix = 48;
+            for (std::uint64_t h = hosts; h; h >>= 1) --prefix;
+        } else if (auto n = parse_number(after, 0, 48)) {
+            prefix = *n;
+        } else {
+            return want;
+        }
+    }
+    // The multicast bit is the last of the first byte: a shorter prefix
+    // leaves it open, and no guest sends from a multicast address.
+    if (prefix < 8) return "a prefix shorter than 8 bits takes in multicast addresses (use 8 to 48, or any)";
+    if ((*base)[0] & 1)
+        return mac_text(*base) + " is a multicast address; a guest's own address is unicast (an even first byte)";
+    const std::uint64_t n = as_number(*base);
+    if (n & ~prefix_mask(prefix))
+        return "bits set past the prefix /" + std::to_string(prefix) + " (did you mean " +
+               mac_text(from_number(n & prefix_mask(prefix))) + "/" + std::to_string(prefix) + "?)";
+    if (n == 0 && prefix == 48) return "00:00:00:00:00:00 is no station's address";
+    out.base = *base;
+    out.prefix = prefix;
+    return std::nullopt;
+}
+
 struct Parser {
     const std::string& file;
     acl::Directory& directory;
@@ -221,8 +298,12 @@ struct Parser {
                              "members)");
             if (auto n = parse_number(value, 0, 1023)) scope.group_quota = *n;
             else return bad("expected a number of taps from 0 to 1023");
+        } else if (k == "guest_mac") {
+            MacRange range;
+            if (auto why = parse_mac_range(value, range)) return bad(*why);
+            p.guest_mac = range;
         } else {
-            std::string keys = "quota, group_quota, vlan, name";
+            std::string keys = "quota, group_quota, vlan, name, guest_mac";
             for (std::size_t i = 0; i < std::size(port_flags); ++i)
                 keys += (i + 1 == std::size(port_flags) ? " or " : ", ") + std::string(port_flags[i].key);
             return error("unknown key \"" + text::printable(k) + "\" (expected " + keys + ")");
@@ -256,6 +337,25 @@ struct Parser {
 };
 
 }  // namespace
+
+MacRange::Mac MacRange::mask() const { return from_number(prefix_mask(prefix)); }
+
+MacRange::Mac MacRange::last() const { return from_number(as_number(base) | (~prefix_mask(prefix) & all_48)); }
+
+std::string MacRange::str() const {
+    return any() ? "any" : mac_text(base) + "/" + std::to_string(prefix);
+}
+
+std::string mac_text(const MacRange::Mac& mac) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string s;
+    for (std::uint8_t b : mac) {
+        if (!s.empty()) s += ':';
+        s += hex[b >> 4];
+        s += hex[b & 15];
+    }
+    return s;
+}
 
 std::pair<const acl::Closure*, std::size_t> Settings::closed(std::string_view bridge) const {
     const acl::Closure* first = nullptr;
@@ -357,6 +457,7 @@ void merge(Effective& e, const Scope& s) {
     take(e.port.vlan, s.port.vlan, "vlan", e.origin, s);
     for (const PortFlag& f : port_flags) take(e.port.*f.member, s.port.*f.member, f.key, e.origin, s);
     take(e.port.name, s.port.name, "name", e.origin, s);
+    take(e.port.guest_mac, s.port.guest_mac, "guest_mac", e.origin, s);
 }
 
 bool member(const acl::Caller& c, std::uint32_t gid) {

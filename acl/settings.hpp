@@ -1,9 +1,10 @@
 // tapgate.conf: per-bridge, per-group and per-user port settings (quota,
-// VLAN, port flags, tap names) and global logging settings. INI, parsed
-// with inih. Pure: text in, settings and diagnostics out; names resolve
-// through an acl::Directory.
+// VLAN, port flags, tap names, guest MAC ranges) and global logging
+// settings. INI, parsed with inih. Pure: text in, settings and diagnostics
+// out; names resolve through an acl::Directory.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -19,6 +20,24 @@ namespace tapgate::settings {
 // are refused rather than split.
 inline constexpr std::size_t max_line = 199;
 
+// The source MAC addresses a guest may send from (guest_mac): those whose
+// first `prefix` bits are `base`'s; the bits of `base` past the prefix are
+// zero. A prefix of 0 is "any": no range, which lets a more specific
+// section lift a range set in a less specific one.
+struct MacRange {
+    using Mac = std::array<std::uint8_t, 6>;
+    Mac base{};
+    unsigned prefix = 0;
+
+    bool any() const { return prefix == 0; }
+    Mac mask() const;
+    Mac last() const;         // the highest address in the range
+    std::string str() const;  // "52:54:00:12:34:00/40", or "any"
+};
+
+// "52:54:00:12:34:56".
+std::string mac_text(const MacRange::Mac& mac);
+
 // The per-port values; unset keys fall through to the less specific scope.
 struct Port {
     std::optional<unsigned> quota;          // taps per user on the bridge
@@ -26,6 +45,7 @@ struct Port {
     std::optional<bool> isolated, hairpin, learning, unicast_flood, multicast_flood,
         broadcast_flood, bpdu_guard, root_block, neigh_suppress;
     std::optional<std::string> name;        // tap name template
+    std::optional<MacRange> guest_mac;      // source MACs the guest may use
 };
 
 // The yes/no port keys: their names in tapgate.conf and where Port keeps

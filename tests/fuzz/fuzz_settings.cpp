@@ -5,8 +5,9 @@
 // Besides crashes, it checks: every error names the file and a line within
 // the input; a file with errors is never partly applied by the helper (the
 // helper refuses on !ok(), so here: resolve() only sees ok() settings);
-// resolved values stay in their ranges; expanded tap names fit 15
-// characters with room for the kernel's counter.
+// resolved values stay in their ranges; a guest MAC range is unicast and
+// has no bits set past its prefix; expanded tap names fit 15 characters
+// with room for the kernel's counter.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -52,6 +53,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             settings::Effective e = settings::resolve(s, bridge, c);
             if (e.port.quota) check(*e.port.quota <= 1023);
             if (e.port.vlan) check(*e.port.vlan >= 1 && *e.port.vlan <= 4094);
+            if (const auto& m = e.port.guest_mac; m && !m->any()) {
+                check(m->prefix >= 8 && m->prefix <= 48);
+                check((m->base[0] & 1) == 0);
+                const auto mask = m->mask();
+                for (std::size_t i = 0; i < mask.size(); ++i) check((m->base[i] & ~mask[i]) == 0);
+            }
             for (const auto& [key, where] : e.origin) check(where.line >= 1 && where.line <= lines);
             std::string name = settings::expand_name(e.name_template(), c);
             // The kernel replaces %d with up to 4 digits within 15 characters.

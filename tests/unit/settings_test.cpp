@@ -176,8 +176,8 @@ TEST_CASE("errors carry file and line, and every one is reported") {
         "/etc/tapgate.conf:7: \"vlan\" set twice in this section (also line 6; an indented line "
         "continues the one before)",
         "/etc/tapgate.conf:8: isolated = \"si\": expected yes or no",
-        "/etc/tapgate.conf:9: unknown key \"colour\" (expected quota, group_quota, vlan, name, isolated, "
-        "hairpin, learning, unicast_flood, multicast_flood, broadcast_flood, bpdu_guard, root_block or "
+        "/etc/tapgate.conf:9: unknown key \"colour\" (expected quota, group_quota, vlan, name, guest_mac, "
+        "isolated, hairpin, learning, unicast_flood, multicast_flood, broadcast_flood, bpdu_guard, root_block or "
         "neigh_suppress)",
         "/etc/tapgate.conf:13: unknown section [bridges br1] (expected [global], [defaults], "
         "[bridge NAME], [bridge NAME user USER] or [bridge NAME group GROUP])",
@@ -286,6 +286,88 @@ TEST_CASE("name templates: escapes, characters and length") {
         CAPTURE(bad);
         CHECK_FALSE(parse(std::string("[defaults]\nname = ") + bad + "\n").ok());
     }
+}
+
+TEST_CASE("guest_mac: a prefix length, a mask, one address, or any") {
+    auto range = [](const std::string& value) {
+        auto s = parse("[defaults]\nguest_mac = " + value + "\n");
+        REQUIRE(errors(s) == std::vector<std::string>{});
+        auto e = settings::resolve(s, "br0", carol);
+        REQUIRE(e.port.guest_mac);
+        return *e.port.guest_mac;
+    };
+    auto r = range("52:54:00:12:34:00/40");
+    CHECK(r.str() == "52:54:00:12:34:00/40");
+    CHECK(settings::mac_text(r.mask()) == "ff:ff:ff:ff:ff:00");
+    CHECK(settings::mac_text(r.last()) == "52:54:00:12:34:ff");
+    CHECK(range("52:54:00:12:34:00/ff:ff:ff:ff:ff:00").str() == "52:54:00:12:34:00/40");
+    CHECK(range("52:54:00:12:00:00/ff:ff:ff:ff:f0:00").str() == "52:54:00:12:00:00/36");
+    CHECK(range("52:54:00:12:34:56").str() == "52:54:00:12:34:56/48");
+    CHECK(settings::mac_text(range("52:54:00:12:34:56").last()) == "52:54:00:12:34:56");
+    CHECK(range("52:54:00:00:00:00/ff:ff:ff:00:00:00").str() == "52:54:00:00:00:00/24");
+    CHECK(range("02:00:00:00:00:00/8").str() == "02:00:00:00:00:00/8");
+    CHECK(settings::mac_text(range("02:00:00:00:00:00/8").last()) == "02:ff:ff:ff:ff:ff");
+    // Upper-case digits are read, and shown in lower case.
+    CHECK(range("52:54:00:AB:CD:00/40").str() == "52:54:00:ab:cd:00/40");
+    CHECK(range("any").any());
+    CHECK(range("any").str() == "any");
+}
+
+TEST_CASE("guest_mac: what an admin is told about a bad range") {
+    auto error = [](const std::string& value) {
+        auto e = errors(parse("[bridge br0]\nguest_mac = " + value + "\n"));
+        REQUIRE(e.size() == 1);
+        return e[0];
+    };
+    const std::string want = ": expected a MAC address range such as 52:54:00:12:34:00/40 or "
+                             "52:54:00:12:34:00/ff:ff:ff:ff:ff:00, one address, or any";
+    for (const char* bad : {"", "52:54:00:12:34", "52:54:00:12:34:56:78", "52-54-00-12-34-56",
+                            "5:54:00:12:34:056", "52:54:00:12:34:0g", "52:54:00:12:34:+1", "52:54:00:12:34:00/",
+                            "52:54:00:12:34:00/49", "52:54:00:12:34:00/-8", "52:54:00:12:34:00/40/8",
+                            "52:54:00:12:34:00 /40", "ANY", "none"}) {
+        CAPTURE(bad);
+        CHECK(error(bad) == "/etc/tapgate.conf:2: guest_mac = \"" + std::string(bad) + "\"" + want);
+    }
+    CHECK(error("52:54:00:12:34:00/ff:ff:ff:ff:0f:00") ==
+          "/etc/tapgate.conf:2: guest_mac = \"52:54:00:12:34:00/ff:ff:ff:ff:0f:00\": the mask "
+          "ff:ff:ff:ff:0f:00 is not a prefix (ones, then zeros)");
+    CHECK(error("52:54:00:12:34:56/40") ==
+          "/etc/tapgate.conf:2: guest_mac = \"52:54:00:12:34:56/40\": bits set past the prefix /40 "
+          "(did you mean 52:54:00:12:34:00/40?)");
+    // A guest's own address is unicast: a range must fix the multicast bit
+    // (the last bit of the first byte) at 0.
+    CHECK(error("01:00:5e:00:00:00/24") ==
+          "/etc/tapgate.conf:2: guest_mac = \"01:00:5e:00:00:00/24\": 01:00:5e:00:00:00 is a multicast "
+          "address; a guest's own address is unicast (an even first byte)");
+    CHECK(error("ff:ff:ff:ff:ff:ff").find("is a multicast address") != std::string::npos);
+    for (const char* open : {"00:00:00:00:00:00/0", "02:00:00:00:00:00/7", "00:00:00:00:00:00/00:00:00:00:00:00",
+                             "02:00:00:00:00:00/fe:00:00:00:00:00"}) {
+        CAPTURE(open);
+        CHECK(error(open) == "/etc/tapgate.conf:2: guest_mac = \"" + std::string(open) +
+                                 "\": a prefix shorter than 8 bits takes in multicast addresses (use 8 to "
+                                 "48, or any)");
+    }
+    CHECK(error("00:00:00:00:00:00") ==
+          "/etc/tapgate.conf:2: guest_mac = \"00:00:00:00:00:00\": 00:00:00:00:00:00 is no station's address");
+    CHECK(error("52:54:00:12:34:00/40\nguest_mac = any").find("set twice") != std::string::npos);
+}
+
+TEST_CASE("guest_mac: most specific wins, and any lifts a range") {
+    auto s = parse("[defaults]\nguest_mac = 02:00:00:00:00:00/8\n"
+                   "[bridge br0]\nguest_mac = 52:54:00:00:00:00/24\n"
+                   "[bridge br0 group guests]\nguest_mac = 52:54:00:99:00:00/32\n"
+                   "[bridge br0 group lab]\nguest_mac = 52:54:00:10:00:00/32\n"
+                   "[bridge br0 user alice]\nguest_mac = any\n");
+    REQUIRE(s.ok());
+    auto a = settings::resolve(s, "br0", alice);
+    CHECK(a.port.guest_mac->any());
+    CHECK(a.origin.at("guest_mac").str() == "/etc/tapgate.conf:10");
+    // bob is in guests and lab: the first group section in the file wins.
+    CHECK(settings::resolve(s, "br0", bob).port.guest_mac->str() == "52:54:00:99:00:00/32");
+    CHECK(settings::resolve(s, "br0", carol).port.guest_mac->str() == "52:54:00:00:00:00/24");
+    CHECK(settings::resolve(s, "br1", alice).port.guest_mac->str() == "02:00:00:00:00:00/8");
+    CHECK(settings::resolve(s, "br1", alice).origin.at("guest_mac").str() == "/etc/tapgate.conf:2");
+    CHECK_FALSE(settings::resolve(parse(""), "br0", alice).port.guest_mac);
 }
 
 TEST_CASE("expand_name fits 15 characters and leaves %d to the kernel") {

@@ -98,6 +98,7 @@ std::string format(const Record& r, bool granted, const std::string& reason) {
     if (!r.tap.empty()) put(line, "tap", r.tap);
     if (r.vlan) put(line, "vlan", std::to_string(r.vlan));
     if (!r.rule.empty()) put(line, "rule", r.rule);
+    if (!r.guest_mac.empty()) put(line, "guest_mac", r.guest_mac);
     if (!granted) {
         line += " reason=\"";
         // Whole (printable() cuts at 64 characters), with quotes, backslashes

@@ -22,6 +22,7 @@ struct Record {
     std::string tap;
     unsigned vlan = 0;
     std::string rule;  // file:line of the deciding ACL rule
+    std::string guest_mac;  // the guest MAC range, if one applies
     bool enabled = true;
     bool required = false;  // syslog = required
     int facility = -1;      // -1: the default (authpriv)

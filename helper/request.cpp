@@ -8,6 +8,7 @@
 #include "config.h"
 #include "error.hpp"
 #include "fault.hpp"
+#include "macfilter.hpp"
 #include "port.hpp"
 #include "quota.hpp"
 
@@ -84,6 +85,7 @@ tap::Tap serve(Files& files, const settings::Settings& conf, const std::string& 
     if (p.refusal) throw Error(*p.refusal);
     const settings::Port& port = p.settings.port;
     rec.vlan = port.vlan.value_or(0);
+    if (macfilter::applies(port.guest_mac)) rec.guest_mac = port.guest_mac->str();
     fault::point("after-acl");
 
     netlink::Socket nl;
@@ -118,6 +120,9 @@ tap::Tap serve(Files& files, const settings::Settings& conf, const std::string& 
                                [&] { return quota::free_slots(nl, rec.uid, br.ifindex); });
     rec.tap = tap.name;
     fault::point("after-tap");
+    // Before the tap joins the bridge, so that no frame of the guest's
+    // reaches it unfiltered; a kernel without tc flower refuses here.
+    if (macfilter::applies(port.guest_mac)) macfilter::install(nl, tap.ifindex, tap.name, *port.guest_mac);
     bridge::attach(nl, br, tap.ifindex, tap.name, alias, !more);
     held.reset();
     group_locks.clear();

@@ -77,6 +77,17 @@ tg_conf "[bridge br1]" "vlan = 30"
 req tgbob --br br1; tg_expect_refusal "VLAN filtering off"
 logged 85 "refused: user=tgbob uid=$TG_BOB_UID pid=$CALLER via=$VIA bridge=br1 vlan=30 rule=$A:1 reason=\"tapgate.conf sets vlan 30 for bridge br1, which has VLAN filtering off (ip link set br1 type bridge vlan_filtering 1)\""
 tg_verdict "vlan refusal: the line carries vlan=30"
+# A guest MAC range comes after the rule; without tc flower (this host) the
+# request is refused once the tap exists, so the line names it too.
+tg_conf "[bridge br1]" "guest_mac = 52:54:00:12:34:00/40"
+req tgbob --br br1
+tg_syslog_new 1
+re="^<8[56]>.*: (granted|refused): user=tgbob uid=$TG_BOB_UID pid=$CALLER via=$VIA bridge=br1 tap=[^ ]+ "
+re+="rule=$A:1 guest_mac=52:54:00:12:34:00/40( reason=\"guest_mac needs [^\"]*\")?\$"
+[[ $TG_NEW =~ $re ]] || tg_problem "line: $TG_NEW"
+tg_note "    $TG_NEW"
+tg_verdict "guest_mac: the line carries the range after the rule"
+tg_release
 # A refusal for a broken tapgate.conf is logged too.
 tg_conf "[bridge br1]" "quota = many"
 req tgbob --br br1; tg_expect_refusal "settings error"

@@ -21,6 +21,7 @@
 #include "holders.hpp"
 #include "identity.hpp"
 #include "json.hpp"
+#include "macfilter.hpp"
 #include "netlink.hpp"
 #include "quota.hpp"
 #include "request.hpp"
@@ -77,6 +78,8 @@ struct Explanation {
         std::string key, value, origin;
     };
     std::vector<Row> settings;  // empty when settings errors stop it
+    std::string guest_macs;     // "FIRST to LAST" when a guest MAC range applies
+    std::string kernel_note;    // what --explain cannot tell about the kernel
     std::optional<unsigned> held;
     struct GroupTotal {
         settings::Effective::GroupQuota quota;
@@ -121,9 +124,13 @@ Explanation gather(const std::string& bridge, const std::string& lock_problem) {
     x.settings.push_back({"quota", shown(e.port.quota, "none"), origin(e, "quota")});
     x.settings.push_back({"vlan", shown(e.port.vlan, "bridge's"), origin(e, "vlan")});
     x.settings.push_back({"name", shown(std::optional<std::string>(e.name_template()), ""), origin(e, "name")});
+    const auto& range = e.port.guest_mac;
+    x.settings.push_back({"guest_mac", range ? range->str() : "any", origin(e, "guest_mac")});
     for (const settings::PortFlag& f : settings::port_flags)
         x.settings.push_back({f.key, shown(e.port.*f.member, "bridge's"), origin(e, f.key)});
     for (const auto& g : e.group_quotas) x.groups_held.push_back({g, std::nullopt});
+    if (macfilter::applies(range))
+        x.guest_macs = settings::mac_text(range->base) + " to " + settings::mac_text(range->last());
     if (plan.refusal) return x;
 
     netlink::Socket nl;
@@ -143,6 +150,16 @@ Explanation gather(const std::string& bridge, const std::string& lock_problem) {
         x.refusal = request::over_quota(plan, *x.held, br);
     for (const auto& g : x.groups_held)
         if (!x.refusal) x.refusal = request::over_group_quota(g.quota, *g.held, br);
+    // In a request's order: the filter goes on the tap before the grant is
+    // logged.
+    if (!x.refusal && macfilter::applies(range)) {
+        const macfilter::Support kernel = macfilter::kernel_support();
+        if (!kernel.known)
+            x.kernel_note = "whether this kernel has tc flower and gact cannot be told here (no /proc/kallsyms, "
+                            "or no list in /lib/modules): a request is refused if it lacks them";
+        else if (!kernel.lacking.empty())
+            x.refusal = kernel.lacking;
+    }
     if (!x.refusal && conf.syslog_required) {
         if (auto why = audit::unreachable())
             x.refusal = "the audit log is required (syslog = required) and the grant could not be logged: " + *why;
@@ -179,7 +196,10 @@ void print_text(std::FILE* out, const Explanation& x) {
     for (const auto& g : x.groups_held)
         std::fprintf(out, "  %-16s %-12u (%s) for group %s\n", "group_quota", g.quota.limit,
                      g.quota.where.str().c_str(), text::printable(group_name(g.quota)).c_str());
+    if (!x.guest_macs.empty())
+        std::fprintf(out, "guests send from %s; frames from other addresses are dropped\n", x.guest_macs.c_str());
     if (!x.decision.allowed) return;
+    if (!x.kernel_note.empty()) std::fprintf(out, "guest_mac: %s\n", x.kernel_note.c_str());
     if (x.held) std::fprintf(out, "taps held on %s: %u\n", text::printable(x.bridge).c_str(), *x.held);
     for (const auto& g : x.groups_held)
         if (g.held)

@@ -1,8 +1,8 @@
 # shellcheck shell=dash
 # Sourced by the /init scripts of the tests/guest-kernel guests (vlan-init.sh,
-# vlan-qemu-init.sh): mounts, the real ip/bridge/setpriv, the bridge and tun
-# modules, and the reporting functions. Every result is a "TG: ok ..." or
-# "TG: FAIL ..." line on the serial console; "TG: done ..." comes last,
+# vlan-qemu-init.sh): mounts, the real ip/bridge/setpriv, the modules, the
+# reporting functions, and QEMU as a user. Every result is a "TG: ok ..."
+# or "TG: FAIL ..." line on the serial console; "TG: done ..." comes last,
 # then the guest powers off.
 /bin/busybox mkdir -p /proc /sys /dev /run /tmp
 /bin/busybox --install -s /bin
@@ -110,5 +110,78 @@ check_port() {
         fail "$1: $2 VLANs are '$(echo "$got" | tr '\n' ';')', want '$3 PVID Egress Untagged' only"
     else
         ok "$1: $2 on br0, up, VLAN $3 only (PVID, egress untagged)"
+    fi
+}
+
+# Taps on br0, one a line.
+br0_taps() {
+    for t in /sys/class/net/*/tun_flags; do
+        [ -e "$t" ] || continue
+        t=${t%/tun_flags}
+        [ "$(basename "$(readlink "$t/master")")" = br0 ] && basename "$t"
+    done
+}
+
+# qemu_start NAME USER PORT: QEMU as USER, its UDP netdev receiving on
+# 127.0.0.1:PORT+1 and sending to 127.0.0.1:PORT (udpguest's end).
+# Daemonized: it returns once the netdevs, so the helper, are done. Sets
+# NAME_tap (the tap that appeared on br0) and NAME_pid.
+qemu_start() {
+    name=$1 user=$2 port=$3
+    before=$(br0_taps | tr '\n' ' ')
+    t=$(cut -d' ' -f1 /proc/uptime)
+    # tb-size: TCG's default code buffer (1 GiB) is more than this guest's
+    # memory, and with -machine none no code is ever translated.
+    if setpriv --reuid="$user" --regid="$user" --init-groups -- \
+            /usr/bin/qemu-system-x86_64 -nodefaults -no-user-config -display none \
+            -machine none -accel tcg,tb-size=4 \
+            -daemonize -pidfile "/tmp/$name.pid" \
+            -netdev "socket,id=u,udp=127.0.0.1:$port,localaddr=127.0.0.1:$((port + 1))" \
+            -netdev bridge,id=n,br=br0,helper=/bin/tapgate \
+            -netdev hubport,id=p0,hubid=0,netdev=u \
+            -netdev hubport,id=p1,hubid=0,netdev=n 2> "/tmp/$name.err"; then
+        pid=$(cat "/tmp/$name.pid")
+        tap=
+        for x in $(br0_taps); do
+            case " $before " in *" $x "*) ;; *) tap=$x ;; esac
+        done
+        uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
+        ok "$name: QEMU (pid $pid, uid $uid) as $user got tap '${tap:-none}' in $(awk -v t="$t" '{ printf "%.2f", $1 - t }' /proc/uptime) s"
+        check "$name: QEMU runs as $user" [ "$uid" = "$(id -u "$user")" ]
+    else
+        pid='' tap=none
+        fail "$name: QEMU as $user did not start: $(tr '\n' ' ' < "/tmp/$name.err")"
+    fi
+    eval "${name}_tap=${tap:-none} ${name}_pid=$pid"
+}
+
+# qemu_stop NAME...: ends those QEMUs (qemu_start); every tap on br0 must
+# be gone with them.
+qemu_stop() {
+    for n; do
+        eval "pid=\$${n}_pid"
+        [ -n "$pid" ] && kill -TERM "$pid"
+    done
+    i=0
+    while [ -n "$(br0_taps)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    check "all taps gone once the QEMUs exit" [ -z "$(br0_taps)" ]
+}
+
+# ug_run GUEST...: udpguest with those guests and the commands on stdin;
+# its output on the console and in /run/ug.out, for ug_expect.
+ug_run() {
+    udpguest "$@" > /run/ug.out 2> /run/ug.err
+    rc=$?
+    sed 's/^/TG:   udpguest: /' /run/ug.out /run/ug.err
+    check "udpguest ran to the end (status $rc)" [ "$rc" = 0 ]
+}
+
+# ug_expect LINE-PREFIX REST DESC: udpguest's output (/run/ug.out) has the
+# line "LINE-PREFIX REST..." (a prefix match on the whole line).
+ug_expect() {
+    if grep -q "^$1 $2" /run/ug.out; then
+        ok "$3"
+    else
+        fail "$3: want '$1 $2', got '$(grep "^$1 " /run/ug.out)'"
     fi
 }

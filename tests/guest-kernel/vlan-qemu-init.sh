@@ -13,48 +13,6 @@
 
 vlan_setup '' ''
 
-# Taps on br0, one a line.
-br0_taps() {
-    for t in /sys/class/net/*/tun_flags; do
-        [ -e "$t" ] || continue
-        t=${t%/tun_flags}
-        [ "$(basename "$(readlink "$t/master")")" = br0 ] && basename "$t"
-    done
-}
-
-# qemu_start NAME USER PORT: QEMU as USER, its UDP netdev receiving on
-# 127.0.0.1:PORT+1 and sending to 127.0.0.1:PORT (udpguest's end).
-# Daemonized: it returns once the netdevs, so the helper, are done. Sets
-# NAME_tap (the tap that appeared on br0) and NAME_pid.
-qemu_start() {
-    name=$1 user=$2 port=$3
-    before=$(br0_taps | tr '\n' ' ')
-    t=$(cut -d' ' -f1 /proc/uptime)
-    # tb-size: TCG's default code buffer (1 GiB) is more than this guest's
-    # memory, and with -machine none no code is ever translated.
-    if setpriv --reuid="$user" --regid="$user" --init-groups -- \
-            /usr/bin/qemu-system-x86_64 -nodefaults -no-user-config -display none \
-            -machine none -accel tcg,tb-size=4 \
-            -daemonize -pidfile "/tmp/$name.pid" \
-            -netdev "socket,id=u,udp=127.0.0.1:$port,localaddr=127.0.0.1:$((port + 1))" \
-            -netdev bridge,id=n,br=br0,helper=/bin/tapgate \
-            -netdev hubport,id=p0,hubid=0,netdev=u \
-            -netdev hubport,id=p1,hubid=0,netdev=n 2> "/tmp/$name.err"; then
-        pid=$(cat "/tmp/$name.pid")
-        tap=
-        for x in $(br0_taps); do
-            case " $before " in *" $x "*) ;; *) tap=$x ;; esac
-        done
-        uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
-        ok "$name: QEMU (pid $pid, uid $uid) as $user got tap '${tap:-none}' in $(awk -v t="$t" '{ printf "%.2f", $1 - t }' /proc/uptime) s"
-        check "$name: QEMU runs as $user" [ "$uid" = "$(id -u "$user")" ]
-    else
-        pid='' tap=none
-        fail "$name: QEMU as $user did not start: $(tr '\n' ' ' < "/tmp/$name.err")"
-    fi
-    eval "${name}_tap=${tap:-none} ${name}_pid=$pid"
-}
-
 T0=$(cut -d' ' -f1 /proc/uptime)
 qemu_start A tgalice 10010   # VLAN 10 (group tglab)
 qemu_start C tgcarol 10030   # VLAN 10 (group tglab)
@@ -71,8 +29,7 @@ tapgate --list 2>&1 | sed 's/^/TG:   list: /'
 # --- the data path --------------------------------------------------------
 # A 10.0.0.1, B 10.0.0.2, C 10.0.0.3: one subnet, only the VLANs part them.
 # MACs 52:54:00:74:67:01 (A), :02 (C), :03 (B).
-udpguest A:10010:10011:10.0.0.1 C:10030:10031:10.0.0.3 B:10020:10021:10.0.0.2 \
-    > /run/ug.out 2> /run/ug.err <<'CMDS'
+ug_run A:10010:10011:10.0.0.1 C:10030:10031:10.0.0.3 B:10020:10021:10.0.0.2 <<'CMDS'
 ping A C 10000
 ping C A 5000
 ping A B 2000
@@ -98,33 +55,21 @@ stats A
 stats B
 stats C
 CMDS
-rc=$?
-sed 's/^/TG:   udpguest: /' /run/ug.out /run/ug.err
-check "udpguest ran to the end (status $rc)" [ "$rc" = 0 ]
-# expect LINE-PREFIX REST: udpguest printed "LINE-PREFIX REST..." (a prefix
-# match on the whole line).
-expect() {
-    if grep -q "^$1 $2" /run/ug.out; then
-        ok "$3"
-    else
-        fail "$3: want '$1 $2', got '$(grep "^$1 " /run/ug.out)'"
-    fi
-}
-expect "ping A C" "ok arp=52:54:00:74:67:02 " "same VLAN 10: alice's guest pings carol's (ARP + ICMP echo)"
-expect "ping C A" "ok arp=52:54:00:74:67:01 " "same VLAN 10: carol's guest pings alice's"
-expect "ping A B" "fail no ARP reply" "VLAN 10 -> 20: alice's guest gets no ARP reply from bob's"
-expect "ping B A" "fail no ARP reply" "VLAN 20 -> 10: bob's guest gets no ARP reply from alice's"
-expect "ping B C" "fail no ARP reply" "VLAN 20 -> 10: bob's guest gets no ARP reply from carol's"
-expect "marker C a-bcast" "1$" "carol's guest hears alice's broadcast once"
-expect "marker A c-bcast" "1$" "alice's guest hears carol's broadcast once"
-expect "marker B a-bcast" "0$" "bob's guest does not hear alice's broadcast"
-expect "marker B c-bcast" "0$" "bob's guest does not hear carol's broadcast"
-expect "marker A b-bcast" "0$" "alice's guest does not hear bob's broadcast"
-expect "marker C b-bcast" "0$" "carol's guest does not hear bob's broadcast"
-expect "heard B A" "frames=0 " "bob's guest never saw a frame from alice's"
-expect "heard B C" "frames=0 " "bob's guest never saw a frame from carol's"
-expect "heard A B" "frames=0 " "alice's guest never saw a frame from bob's"
-expect "heard C B" "frames=0 " "carol's guest never saw a frame from bob's"
+ug_expect "ping A C" "ok arp=52:54:00:74:67:02 " "same VLAN 10: alice's guest pings carol's (ARP + ICMP echo)"
+ug_expect "ping C A" "ok arp=52:54:00:74:67:01 " "same VLAN 10: carol's guest pings alice's"
+ug_expect "ping A B" "fail no ARP reply" "VLAN 10 -> 20: alice's guest gets no ARP reply from bob's"
+ug_expect "ping B A" "fail no ARP reply" "VLAN 20 -> 10: bob's guest gets no ARP reply from alice's"
+ug_expect "ping B C" "fail no ARP reply" "VLAN 20 -> 10: bob's guest gets no ARP reply from carol's"
+ug_expect "marker C a-bcast" "1$" "carol's guest hears alice's broadcast once"
+ug_expect "marker A c-bcast" "1$" "alice's guest hears carol's broadcast once"
+ug_expect "marker B a-bcast" "0$" "bob's guest does not hear alice's broadcast"
+ug_expect "marker B c-bcast" "0$" "bob's guest does not hear carol's broadcast"
+ug_expect "marker A b-bcast" "0$" "alice's guest does not hear bob's broadcast"
+ug_expect "marker C b-bcast" "0$" "carol's guest does not hear bob's broadcast"
+ug_expect "heard B A" "frames=0 " "bob's guest never saw a frame from alice's"
+ug_expect "heard B C" "frames=0 " "bob's guest never saw a frame from carol's"
+ug_expect "heard A B" "frames=0 " "alice's guest never saw a frame from bob's"
+ug_expect "heard C B" "frames=0 " "carol's guest never saw a frame from bob's"
 
 # The bridge learnt each guest's MAC behind its QEMU's tap, in its VLAN:
 # the frames really went through the taps tapgate made.
@@ -144,23 +89,15 @@ learnt 52:54:00:74:67:03 "$B_tap" 20
 # not from a dead path.
 if [ "$B_tap" != none ] && bridge vlan add dev "$B_tap" vid 10 pvid untagged &&
         bridge vlan del dev "$B_tap" vid 20; then
-    udpguest A:10010:10011:10.0.0.1 C:10030:10031:10.0.0.3 B:10020:10021:10.0.0.2 \
-        > /run/ug.out 2> /run/ug.err <<'CMDS'
+    ug_run A:10010:10011:10.0.0.1 C:10030:10031:10.0.0.3 B:10020:10021:10.0.0.2 <<'CMDS'
 ping A B 5000
 CMDS
-    sed 's/^/TG:   udpguest: /' /run/ug.out /run/ug.err
-    expect "ping A B" "ok arp=52:54:00:74:67:03 " "control: with bob's tap moved to VLAN 10, alice's guest pings bob's"
+    ug_expect "ping A B" "ok arp=52:54:00:74:67:03 " "control: with bob's tap moved to VLAN 10, alice's guest pings bob's"
 else
     fail "control: could not move $B_tap to VLAN 10"
 fi
 
 # --- QEMU exits, its tap goes -------------------------------------------
-for n in A C B; do
-    eval "pid=\$${n}_pid"
-    [ -n "$pid" ] && kill -TERM "$pid"
-done
-i=0
-while [ -n "$(br0_taps)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-check "all taps gone once the QEMUs exit" [ -z "$(br0_taps)" ]
+qemu_stop A C B
 say "finished after $(cut -d' ' -f1 /proc/uptime) s"
 finish

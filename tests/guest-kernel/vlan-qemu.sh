@@ -21,31 +21,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 tg_guest_prereqs
 udpguest=${UDPGUEST:-${TAPGATE_BUILD_ROOT:-}/tests/tools/udpguest}
 [ -x "$udpguest" ] || tg_missing "not built: '$udpguest' (set TAPGATE_BUILD_ROOT or UDPGUEST)"
-qemu_bin=$(command -v "$TG_QEMU")
-# QEMU loads its TCG accelerator as a module (Debian builds it so) from
-# ../lib/<multiarch>/qemu next to the binary; a build without modules has
-# none to copy.
-qemu_mods=$(cd "$(dirname "$qemu_bin")/.." && pwd)/lib/x86_64-linux-gnu/qemu
 
-tg_isolate "$@"
-tg_clock_start
-tg_note "guest kernel: $TG_KVER; helper under test: $TG_HELPER_SRC; QEMU: $qemu_bin"
-tg_guest_kernel "${TAPGATE_BUILD_ROOT:+$TAPGATE_BUILD_ROOT/tests/guest-kernel/guest}"
-tg_note "kernel ready ($(tg_ms))"
+tg_guest_begin "$@"
 
 tg_guest_stage "$here/vlan-qemu-init.sh"
-if ! { tg_copy_exe "$TG_HELPER_SRC" /bin/tapgate 4755 &&
+if ! { tg_guest_tools &&
         tg_copy_exe "$udpguest" /bin/udpguest &&
-        tg_copy_exe "$qemu_bin" /usr/bin/qemu-system-x86_64 &&
-        tg_copy_exe "$(command -v ip)" /usr/sbin/ip &&
-        tg_copy_exe "$(command -v bridge)" /usr/sbin/bridge &&
-        tg_copy_exe "$(command -v setpriv)" /usr/bin/setpriv; }; then
+        tg_guest_qemu; }; then
     tg_fail "could not copy the programs into the initramfs"
-    tg_done
-fi
-m=$qemu_mods/accel-tcg-x86_64.so
-if [ -f "$m" ] && ! tg_copy_exe "$m" "/usr/lib/x86_64-linux-gnu/qemu/${m##*/}" 0644; then
-    tg_fail "could not copy $m"
     tg_done
 fi
 tg_guest_modules bridge tun

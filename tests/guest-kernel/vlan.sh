@@ -24,22 +24,13 @@ for f in "$TG_SPAWN" "$tapio"; do
     [ -x "$f" ] || tg_missing "not built: '$f' (set TAPGATE_BUILD_ROOT, or TG_SPAWN, TAPIO)"
 done
 
-# Only for a private scratch tmpfs that vanishes however the test ends: the
-# network under test lives in the guest.
-tg_isolate "$@"
-tg_clock_start
-tg_note "guest kernel: $TG_KVER; helper under test: $TG_HELPER_SRC"
-tg_guest_kernel "${TAPGATE_BUILD_ROOT:+$TAPGATE_BUILD_ROOT/tests/guest-kernel/guest}"
-tg_note "kernel ready ($(tg_ms))"
+tg_guest_begin "$@"
 
 # --- initramfs --------------------------------------------------------------
 tg_guest_stage "$here/vlan-init.sh"
-if ! { tg_copy_exe "$TG_HELPER_SRC" /bin/tapgate 4755 &&
+if ! { tg_guest_tools &&
         tg_copy_exe "$TG_SPAWN" /bin/tg-spawn &&
-        tg_copy_exe "$tapio" /bin/tapio &&
-        tg_copy_exe "$(command -v ip)" /usr/sbin/ip &&
-        tg_copy_exe "$(command -v bridge)" /usr/sbin/bridge &&
-        tg_copy_exe "$(command -v setpriv)" /usr/bin/setpriv; }; then
+        tg_copy_exe "$tapio" /bin/tapio; }; then
     tg_fail "could not copy the programs into the initramfs"
     tg_done
 fi

@@ -244,9 +244,12 @@ tg_check_denial() {
 #   tg_guest_prereqs           skip unless root, QEMU, static busybox, a
 #                              /boot kernel with bridge VLAN filtering,
 #                              iproute2 and setpriv are there
+#   tg_guest_begin "$@"        namespaces, clock, kernel
 #   tg_guest_stage INIT        a staging tree with busybox, INIT as /init,
 #                              init-lib.sh, the test users
 #   tg_copy_exe SRC DEST [MODE]  programs (with their shared libraries)
+#   tg_guest_tools             the helper, ip, bridge and setpriv
+#   tg_guest_qemu              QEMU itself, for guests that run it
 #   tg_guest_boot [MEM-MB]     boots it; the guest powers off when done
 #   tg_guest_results           its "TG: ok/FAIL" lines from the serial console
 
@@ -365,6 +368,17 @@ tg_guest_prereqs() {
     command -v setpriv >/dev/null || tg_missing "no setpriv (apt-get install util-linux)"
 }
 
+# tg_guest_begin "$@": after tg_guest_prereqs, the namespaces (only for a
+# private scratch tmpfs that vanishes however the test ends: the network
+# under test lives in the guest), the clock, and the kernel.
+tg_guest_begin() {
+    tg_isolate "$@"
+    tg_clock_start
+    tg_note "guest kernel: $TG_KVER; helper under test: $TG_HELPER_SRC; QEMU: $TG_QEMU"
+    tg_guest_kernel "${TAPGATE_BUILD_ROOT:+$TAPGATE_BUILD_ROOT/tests/guest-kernel/guest}"
+    tg_note "kernel ready ($(tg_ms))"
+}
+
 # tg_guest_stage INIT: the skeleton of the initramfs, INIT as /init, and
 # init-lib.sh beside INIT as /init-lib.sh.
 tg_guest_stage() {
@@ -421,6 +435,30 @@ tg_copy_exe() {
         fi
         cp -L "$lib" "$TG_STAGE$lib" || return 1
     done
+}
+
+# tg_guest_tools: what every guest's /init uses: the helper under test,
+# root-owned 4755 as /bin/tapgate, and iproute2's ip and bridge and
+# util-linux's setpriv (busybox's lack bridge VLANs and --reuid). Status 1
+# if a copy failed.
+tg_guest_tools() {
+    tg_copy_exe "$TG_HELPER_SRC" /bin/tapgate 4755 &&
+        tg_copy_exe "$(command -v ip)" /usr/sbin/ip &&
+        tg_copy_exe "$(command -v bridge)" /usr/sbin/bridge &&
+        tg_copy_exe "$(command -v setpriv)" /usr/bin/setpriv
+}
+
+# tg_guest_qemu: $TG_QEMU as /usr/bin/qemu-system-x86_64 in the guest, with
+# its TCG accelerator, which QEMU loads as a module (Debian builds it so)
+# from ../lib/<multiarch>/qemu next to the binary; a build without modules
+# has none to copy. Status 1 if a copy failed.
+tg_guest_qemu() {
+    local bin mods
+    bin=$(command -v "$TG_QEMU") || return 1
+    mods=$(cd "$(dirname "$bin")/.." && pwd)/lib/x86_64-linux-gnu/qemu
+    tg_copy_exe "$bin" /usr/bin/qemu-system-x86_64 || return 1
+    [ -f "$mods/accel-tcg-x86_64.so" ] || return 0
+    tg_copy_exe "$mods/accel-tcg-x86_64.so" /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so 0644
 }
 
 # tg_guest_boot [MEMORY-MB]: the guest powers off when done; its serial

@@ -1,7 +1,7 @@
 # shellcheck shell=dash
 # Sourced by the /init scripts of the tests/guest-kernel guests (vlan-init.sh,
-# vlan-qemu-init.sh): mounts, the real ip/bridge/setpriv, the modules, the
-# reporting functions, and QEMU as a user. Every result is a "TG: ok ..."
+# vlan-qemu-init.sh, macrange-init.sh): mounts, the real ip/bridge/setpriv,
+# the modules, the reporting functions, and QEMU as a user. Every result is a "TG: ok ..."
 # or "TG: FAIL ..." line on the serial console; "TG: done ..." comes last,
 # then the guest powers off.
 /bin/busybox mkdir -p /proc /sys /dev /run /tmp

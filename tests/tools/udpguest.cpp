@@ -4,11 +4,11 @@
 // carries every Ethernet frame as one UDP datagram, so a UDP socket here is
 // a wire into the tap.
 //
-//   udpguest NAME:LISTEN-PORT:QEMU-PORT:IPV4 ...
+//   udpguest NAME:LISTEN-PORT:QEMU-PORT:IPV4[:MAC] ...
 //
-// Each NAME gets MAC 52:54:00:74:67:NN (NN its position, from 01) and
-// answers ARP requests for its IPV4 and ICMP echo requests to it, whatever
-// command is running. LISTEN-PORT is the port QEMU sends to (its udp=),
+// Each NAME gets MAC (by default 52:54:00:74:67:NN, NN its position, from
+// 01) and answers ARP requests for its IPV4 and ICMP echo requests to it,
+// whatever command is running. LISTEN-PORT is the port QEMU sends to (its udp=),
 // QEMU-PORT the one QEMU receives on (its localaddr=), both on 127.0.0.1.
 // Commands, one a line on stdin, run one after the other; each prints one
 // line on stdout:
@@ -19,8 +19,12 @@
 //                       name its MAC) or an IPv4 address outside udpguest,
 //                       such as the host's on the bridge (the caller checks
 //                       the MAC)
-//   bcast FROM MARKER   a broadcast frame (EtherType 0x88b5) carrying
-//                       MARKER -> "bcast FROM MARKER sent"
+//   bcast FROM MARKER [SOURCE-MAC [VID]]
+//                       a broadcast frame (EtherType 0x88b5) carrying
+//                       MARKER, from FROM's MAC or from SOURCE-MAC (a
+//                       guest that forges its source address), tagged
+//                       with 802.1Q VLAN VID if given -> "bcast FROM
+//                       MARKER sent"; receivers count markers tagged or not
 //   serve MS            only answer for MS milliseconds -> "serve MS"
 //   heard NAME FROM     -> "heard NAME FROM frames=N marker-frames=M": the
 //                       frames NAME received from FROM's MAC, and of those
@@ -55,7 +59,7 @@ using Frame = std::vector<unsigned char>;
     std::exit(2);
 }
 
-constexpr unsigned eth_ip = 0x0800, eth_arp = 0x0806, eth_marker = 0x88b5;
+constexpr unsigned eth_ip = 0x0800, eth_arp = 0x0806, eth_marker = 0x88b5, eth_vlan = 0x8100;
 constexpr char tag[] = "TGVLAN:";
 
 struct Guest {
@@ -165,9 +169,14 @@ void receive(Guest& g, const Frame& f) {
     g.rx++;
     const std::string src = mac_text(f.data() + 6);
     g.from[src]++;
-    const unsigned type = be16(f.data() + 12);
+    unsigned type = be16(f.data() + 12);
     const unsigned char* p = f.data() + 14;
-    const std::size_t len = f.size() - 14;
+    std::size_t len = f.size() - 14;
+    if (type == eth_vlan && len >= 4) {
+        type = be16(p + 2);
+        p += 4;
+        len -= 4;
+    }
     if (type == eth_marker && len >= sizeof tag - 1 && std::memcmp(p, tag, sizeof tag - 1) == 0) {
         std::string m;
         for (std::size_t i = sizeof tag - 1; i < len && p[i]; ++i) m += static_cast<char>(p[i]);
@@ -265,6 +274,16 @@ std::string ping(Guest& a, const unsigned char* to_ip, const unsigned char* want
     return "ok arp=" + arp_mac + " ms=" + std::to_string(took);
 }
 
+// "52:54:00:12:34:56" into MAC.
+bool parse_mac(const std::string& s, unsigned char* mac) {
+    unsigned b[6];
+    char end;
+    if (std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6)
+        return false;
+    for (int i = 0; i < 6; ++i) mac[i] = static_cast<unsigned char>(b[i]);
+    return true;
+}
+
 int number(const std::string& s) {
     char* end = nullptr;
     long v = std::strtol(s.c_str(), &end, 10);
@@ -275,17 +294,19 @@ int number(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) die("usage: udpguest NAME:LISTEN-PORT:QEMU-PORT:IPV4 ...");
+    if (argc < 2) die("usage: udpguest NAME:LISTEN-PORT:QEMU-PORT:IPV4[:MAC] ...");
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         std::vector<std::string> w;
         std::istringstream in(a);
         for (std::string s; std::getline(in, s, ':');) w.push_back(s);
-        if (w.size() != 4 || w[0].empty()) die("bad guest: " + a);
+        // The MAC, if any, is the last six of the colon-separated fields.
+        if ((w.size() != 4 && w.size() != 10) || w[0].empty()) die("bad guest: " + a);
         Guest g;
         g.name = w[0];
         const unsigned char mac[6] = {0x52, 0x54, 0x00, 0x74, 0x67, static_cast<unsigned char>(i)};
         std::memcpy(g.mac, mac, 6);
+        if (w.size() == 10 && !parse_mac(a.substr(a.size() - 17), g.mac)) die("bad MAC: " + a);
         if (::inet_pton(AF_INET, w[3].c_str(), g.ip) != 1) die("bad address: " + w[3]);
         g.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (g.fd < 0) die("socket");
@@ -316,9 +337,19 @@ int main(int argc, char** argv) {
                 r = ping(find(w[1]), to.ip, to.mac, number(w[3]));
             }
             out = "ping " + w[1] + " " + w[2] + " " + r;
-        } else if (w[0] == "bcast" && w.size() == 3) {
+        } else if (w[0] == "bcast" && w.size() >= 3 && w.size() <= 5) {
             Guest& g = find(w[1]);
-            Frame f = eth(bcast_mac, g.mac, eth_marker);
+            unsigned char src[6];
+            std::memcpy(src, g.mac, 6);
+            if (w.size() >= 4 && !parse_mac(w[3], src)) die("bad MAC: " + line);
+            Frame f = eth(bcast_mac, src, eth_marker);
+            if (w.size() == 5) {
+                // The tag goes where the EtherType was, which follows it.
+                f.resize(12);
+                put16(f, eth_vlan);
+                put16(f, static_cast<unsigned>(number(w[4])) & 0x0fff);
+                put16(f, eth_marker);
+            }
             put(f, reinterpret_cast<const unsigned char*>(tag), sizeof tag - 1);
             put(f, reinterpret_cast<const unsigned char*>(w[2].data()), w[2].size());
             f.push_back(0);

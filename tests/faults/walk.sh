@@ -7,6 +7,9 @@
 # no helper process. Then the netlink failures: the bridge deleted (or
 # replaced) between check and attach, and a bridge at its 1023-port limit.
 #
+# With guest_mac, the same at the step between the ingress qdisc and the
+# tc flower filters, and the refusal of a kernel without tc flower.
+#
 # Env (meson sets them): TAPGATE_BUILD_ROOT (a fault-injection build),
 # TG_SPAWN; HELPER overrides the binary under test.
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tg.sh"
@@ -29,33 +32,34 @@ if [[ $TG_ERR != *"fault injection"* ]]; then
 fi
 
 # --- every step, every action -----------------------------------------------
+# fault STEP ACTION [DESC]: one request stopped there, that way.
+fault() {
+    local step=$1 action=$2 desc="${3:-$1:$2}" opts=(--setenv "TAPGATE_FAULT=$1:$2")
+    # stop: the caller sees its child stopped and kills it, as a QEMU that
+    # gives up would.
+    [ $action = stop ] && { opts+=(--on-stop kill); desc+=" + SIGKILL"; }
+    tg_raw "${opts[@]}" -- --use-vnet --fd={fd} --br=br0
+    [ "$TG_RC" = 0 ] || tg_problem "caller exit $TG_RC (124: a hang)"
+    [ "${TG_R[timeout]:-}" = 0 ] || tg_problem "helper hung"
+    case $action in
+    kill | stop) [ "${TG_R[signal]:-}" = 9 ] || tg_problem "want death by SIGKILL" ;;
+    exit) [ "${TG_R[exit]:-}" = 1 ] || tg_problem "want exit 1" ;;
+    esac
+    [ $action = stop ] && [ "${TG_R[stopped]:-}" != 1 ] && tg_problem "helper never stopped"
+    # Before the fd is sent no fd may come back; after it, the caller has
+    # one but sees the helper fail, so it must not use it (QEMU checks the
+    # exit status).
+    if [ $step != after-send ]; then
+        [ "${TG_R[fd]:-}" = 0 ] || tg_problem "an fd came back before the send step"
+    else
+        [ "${TG_R[fd]:-}" = 1 ] || tg_problem "after-send: the fd should have been sent"
+    fi
+    [[ $TG_ERR == *"fault injection: $action at $step"* ]] || tg_problem "fault point not reached"
+    tg_verdict "fault $desc"
+}
 STEPS=(after-drop after-acl after-tap after-attach after-send)
 for step in "${STEPS[@]}"; do
-    for action in kill exit stop; do
-        desc="$step:$action"
-        opts=(--setenv "TAPGATE_FAULT=$step:$action")
-        # stop: the caller sees its child stopped and kills it, as a QEMU
-        # that gives up would.
-        [ $action = stop ] && { opts+=(--on-stop kill); desc+=" + SIGKILL"; }
-        tg_raw "${opts[@]}" -- --use-vnet --fd={fd} --br=br0
-        [ "$TG_RC" = 0 ] || tg_problem "caller exit $TG_RC (124: a hang)"
-        [ "${TG_R[timeout]:-}" = 0 ] || tg_problem "helper hung"
-        case $action in
-        kill | stop) [ "${TG_R[signal]:-}" = 9 ] || tg_problem "want death by SIGKILL" ;;
-        exit) [ "${TG_R[exit]:-}" = 1 ] || tg_problem "want exit 1" ;;
-        esac
-        [ $action = stop ] && [ "${TG_R[stopped]:-}" != 1 ] && tg_problem "helper never stopped"
-        # Before the fd is sent no fd may come back; after it, the caller
-        # has one but sees the helper fail, so it must not use it (QEMU
-        # checks the exit status).
-        if [ $step != after-send ]; then
-            [ "${TG_R[fd]:-}" = 0 ] || tg_problem "an fd came back before the send step"
-        else
-            [ "${TG_R[fd]:-}" = 1 ] || tg_problem "after-send: the fd should have been sent"
-        fi
-        [[ $TG_ERR == *"fault injection: $action at $step"* ]] || tg_problem "fault point not reached"
-        tg_verdict "fault $desc"
-    done
+    for action in kill exit stop; do fault "$step" "$action"; done
 done
 
 # CAP_NET_ADMIN is only permitted between the steps: effective only
@@ -115,6 +119,40 @@ tg_parse_report; TG_RC=0
 [[ $during_taps == tap* ]] || tg_problem "no tap while stopped after attach ($during_taps)"
 [[ $during_ports == *tap* ]] || tg_problem "tap not on br0 while stopped after attach ($during_ports)"
 tg_verdict "after-attach:stop: tap on the bridge while stopped, gone after SIGKILL"
+
+# --- guest_mac: the filter, before the tap joins the bridge ------------------
+# The ingress qdisc goes on the new tap first, then the flower filters
+# (which this host's kernel lacks), and only then does the tap join the
+# bridge: killed in between, or refused by the kernel, nothing is left.
+tg_conf "[bridge br0]" "guest_mac = 52:54:00:12:34:00/40"
+for action in kill exit stop; do fault after-qdisc "$action" "guest_mac, after-qdisc:$action"; done
+tg_raw --setenv TAPGATE_FAULT=after-qdisc:caps -- --use-vnet --fd={fd} --br=br0
+[[ $TG_ERR$'\n' == *"caps at after-qdisc: CapPrm=4096 CapEff=0"$'\n'* ]] || tg_problem "$TG_ERR"
+tg_verdict "guest_mac: CAP_NET_ADMIN not effective once the qdisc is in place"
+tg_raw --setenv TAPGATE_FAULT=after-qdisc:stop --on-stop kill --stop-gate "$SCR/gate2" \
+    -- --use-vnet --fd={fd} --br=br0 &
+pid=$!
+for ((i = 0; i < 2000; i++)); do [ -e "$SCR/gate2.stopped" ] && break; sleep 0.01; done
+tg_taps
+tap=${TG_TAPS%% *}
+if [ -z "$tap" ]; then
+    tg_problem "no tap while stopped after the qdisc"
+else
+    [ -n "$(tc qdisc show dev "$tap" ingress)" ] || tg_problem "$tap has no ingress qdisc"
+    [ ! -e "/sys/class/net/br0/brif/$tap" ] || tg_problem "$tap is on br0 before its filter is complete"
+fi
+touch "$SCR/gate2"
+wait $pid
+tg_parse_report; TG_RC=0
+tg_verdict "after-qdisc:stop: the tap has its qdisc and is not on the bridge; gone after SIGKILL"
+if ! grep -qE ' fl_classify$' /proc/kallsyms; then
+    tg_raw -- --use-vnet --fd={fd} --br=br0
+    [ "${TG_R[exit]:-}" = 1 ] && [ "${TG_R[fd]:-}" = 0 ] || tg_problem "want a refusal: exit ${TG_R[exit]:-} fd ${TG_R[fd]:-}"
+    [[ $TG_ERR == "tapgate: guest_mac needs tc flower (cls_flower), which this kernel lacks"* ]] ||
+        tg_problem "stderr: $TG_ERR"
+    tg_verdict "guest_mac on a kernel without tc flower: refused at the filter, nothing left"
+fi
+tg_conf
 
 # --- netlink failures -------------------------------------------------------
 # gate_run NAME CMD...: run the helper stopped after creating its tap, run

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // tapgate ACL engine: reads bridge.conf (qemu-bridge-helper's syntax) and
 // decides whether a bridge may be used. Pure library: no privileges, no
 // network; it only reads the files it is asked to, as the calling process.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // tapgate.conf: per-bridge, per-group and per-user port settings (quota,
 // VLAN, port flags, tap names, guest MAC ranges) and global logging
 // settings. INI, parsed with inih. Pure: text in, settings and diagnostics

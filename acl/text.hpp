@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Text helpers shared by the policy library and the program: the blanks of
 // tapgate's config files, and the one way untrusted text is shown.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Owns one file descriptor. Shared by acl/ and helper/ so that no code path
 // closes fds by hand.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The admin commands: --explain (why a request would be granted or
 // refused, with the settings that would apply) and --list (the taps
 // tapgate made). Both only read: files as the caller, kernel state through

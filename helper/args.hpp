@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Command line: QEMU's and libvirt's helper protocol, plus tapgate's own
 // modes. Pure parsing: nothing here touches the system.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The audit log: one syslog line for every grant and every refusal, to the
 // system's /dev/log (nothing the caller can redirect), with the facility
 // from tapgate.conf (authpriv by default). Sent by tapgate itself, not

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The bridge side: find the bridge, and make the tap one of its ports with
 // the bridge's MTU, a MAC that cannot become the bridge's, and state up.
 #pragma once

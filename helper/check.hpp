@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // tapgate --check: reads the ACL and settings files as the caller and
 // reports every problem.
 #pragma once

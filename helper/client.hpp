@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // tapgate as the service's client: when this process cannot make a tap
 // (no_new_privs set, so the setuid bit was ignored; or installed with
 // neither setuid nor the file capability), it asks the service and passes

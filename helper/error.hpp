@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Every failure in the helper travels as a tapgate::Error up to main(),
 // which prints it as the one line the caller (QEMU, libvirt, a user) sees.
 #pragma once

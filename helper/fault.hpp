@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Test-only fault injection (meson -Dfault_injection=true): stops, holds or
 // kills the helper (or a child of the service) at a named step, so that
 // tests can prove a kill at any point leaves nothing behind. Compiled to

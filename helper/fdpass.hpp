@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Unix sockets that carry fds: the socket QEMU or libvirt gave the helper
 // (--fd=N), and the service's connections. Every send and receive is
 // bounded in time: a peer that stops reading or writing holds nothing for

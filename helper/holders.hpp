@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Which processes hold a tap: every open /dev/net/tun file descriptor says
 // in /proc/PID/fdinfo which device it is attached to. Reading another
 // user's /proc/PID/fd takes CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, which

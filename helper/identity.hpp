@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Who the caller is, from the user database (NSS: files, LDAP, SSSD...).
 #pragma once
 

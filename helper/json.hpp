@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // JSON for --list, --explain and --check: a writer for the few shapes
 // tapgate prints (tapgate(8), JSON OUTPUT), strings escaped so that any
 // byte an interface name, a file or a message may hold stays valid JSON.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Guest MAC ranges (guest_mac in tapgate.conf): frames a guest sends
 // through its tap enter the host at the tap's ingress, before the bridge
 // sees them. An ingress qdisc there holds two tc flower filters: a source

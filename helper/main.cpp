@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // tapgate: QEMU's bridge helper. Runs setuid root (or with cap_net_admin+ep)
 // on behalf of an unprivileged QEMU or libvirt: checks the ACL, creates a
 // tap, puts it on the bridge and passes its fd back over --fd.

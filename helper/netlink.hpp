@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Netlink through libnl-route-3: one owned socket, errors with the kernel's
 // errno and extended-ack message instead of libnl's generic codes.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Bridge port settings from tapgate.conf (VLAN, isolation and the other
 // port flags), applied to the new port before it is brought up, so that
 // no frame crosses it with the bridge's defaults.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Privilege handling with libcap-ng, and every change of uid, gid and
 // groups the program makes. tapgate may run setuid root, with the file
 // capability cap_net_admin+ep, or as root (the service); in every case it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The process state a setuid program inherits from its caller and must not
 // trust: standard fds, other fds, the environment.
 #pragma once

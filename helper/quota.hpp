@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Quotas: how many taps a user holds on a bridge, counted from kernel state
 // (the interface alias tapgate gives each tap, which only a CAP_NET_ADMIN
 // holder can change), under a per-user lock held from counting to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // How a failure reaches the caller: QEMU copies the helper's stderr to its
 // own, libvirt shows it to the user (virt-manager in a dialog), so every
 // failure is one line, "tapgate: MESSAGE".

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // One request, whichever front-end took it: decide, make the tap, attach,
 // configure, audit. A front-end learns who the caller is (the setuid helper
 // from its own ids, the service from the kernel's peer credentials),

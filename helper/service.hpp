@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The service front-end: for callers that cannot run a setuid program
 // (no_new_privs: Flatpak, NoNewPrivileges=, containers). tapgated listens
 // on a unix socket that systemd passes it; each connection is served by a

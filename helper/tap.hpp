@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The tap device handed to QEMU: created through /dev/net/tun, not
 // persistent, so the kernel removes it (and its bridge port) when the last
 // fd closes, whatever happens to this process.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // tapgated: the tapgate service, for callers that cannot run a setuid
 // program. systemd starts it when a client first connects to
 // tapgate.socket and passes it the listening socket; it serves every

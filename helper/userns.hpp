@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // User namespaces: whose capabilities count where, and who really asks.
 // A process's capabilities count in the namespaces its user namespace owns;
 // a uid the kernel reports for a process in a user namespace may be one of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What the helper and the service say to each other over the service's
 // socket. The request is one short text line; the service reads it as the
 // caller (it knows who that is from the kernel, never from the message), so

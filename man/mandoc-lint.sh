@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Usage: mandoc-lint.sh MANDOC PAGE...
 # Fails if mandoc finds anything at level "warning" or worse in any page:
 # any output at all counts, not just the exit status.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The README's first command: installs what is missing, builds tapgate, and
 # in a throwaway network + mount namespace shows an unprivileged QEMU
 # getting a tap on a bridge through a setuid copy of tapgate. The host's

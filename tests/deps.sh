@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Installs what building and testing tapgate needs, on Debian 12 (bookworm),
 # as root. Does nothing (and needs no network) when everything is there.
 #   tests/deps.sh            build and test dependencies

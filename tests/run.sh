@@ -1,5 +1,6 @@
 #!/bin/bash
-# The test command: installs what is missing, builds tapgate twice and runs
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The test command: installs what is missing, builds tapgate three times and runs
 # the tests:
 #   build-test/  the normal hardened build: every suite (unit, fuzz, cli,
 #                install, integration, differential, policy, service,

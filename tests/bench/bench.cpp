@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // tapgate-bench: times bridge helpers spawned the way QEMU 7.2 spawns them,
 // next to the floors that bound what any helper could reach, and prints one
 // table. Run it as root inside a throwaway network + mount namespace

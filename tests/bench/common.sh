@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash disable=SC2034  # sets variables for the sourcing script
 # Sourced (with no arguments) at the top of run.sh and profile.sh: sources
 # tests/lib/tg.sh and sets here, root, all_args (the script's arguments, for

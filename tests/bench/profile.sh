@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Where a helper's time goes, tapgate and the reference side by side, in the
 # same throwaway namespace as run.sh:
 #   1. syscalls per run (strace -f -u USER: setuid works under a root tracer;

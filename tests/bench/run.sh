@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Benchmark: tapgate against Debian's qemu-bridge-helper, spawned as QEMU 7.2
 # spawns it, by an unprivileged user, each a root-owned 4755 copy, inside a
 # throwaway network + mount namespace (tests/lib/tg.sh) with its own bridges

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tapgate --check, --help, --version: output, exit status, and that --check
 # reads files as the caller, never with the setuid binary's privilege.
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tg.sh"

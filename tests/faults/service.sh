@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The service killed at every step: a -Dfault_injection=true build's
 # tapgated, started with TAPGATE_FAULT=STEP:hang, holds the child serving
 # a request at STEP (without stopping it: the service ends a stopped child

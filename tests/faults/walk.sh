@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The fault walk: a -Dfault_injection=true build, setuid as usual,
 # run by an unprivileged user with TAPGATE_FAULT=STEP:ACTION, killed, exited
 # or stopped (then killed by the caller) at every step. Each time the caller

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // libFuzzer target for the ACL parser and decision code.
 //
 // The input is split on lines that are exactly "----" into up to four files:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // libFuzzer target for the command line parser (helper/args.cpp), which
 // runs on caller-controlled argv in a process that still holds
 // CAP_NET_ADMIN.

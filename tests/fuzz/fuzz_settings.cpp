@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // libFuzzer target for the tapgate.conf parser (helper/settings.cpp, on top
 // of inih), which runs in the setuid helper on a file root wrote, but whose
 // parser must still never crash, and must fail closed.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Builds the libFuzzer targets with clang and runs each for a while over a
 # copy of its seed corpus. Exits non-zero if a build fails or a fuzzer finds
 # a crash, a leak, a sanitizer report, a timeout or a broken invariant.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=dash
 # Sourced by the /init scripts of the tests/guest-kernel guests (vlan-init.sh,
 # vlan-qemu-init.sh, macrange-init.sh): mounts, the real ip/bridge/setpriv,

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=dash
 # /init of the guest MAC range test guest (tests/guest-kernel/macrange.sh
 # builds the initramfs). Debian's kernel has tc flower and gact, which the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Guest MAC ranges (guest_mac in tapgate.conf) at frame level, inside a QEMU
 # (TCG) guest running Debian's kernel: the host kernel may lack tc flower
 # and gact, which the filter is made of. Real QEMUs as three users, with

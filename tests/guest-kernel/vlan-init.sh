@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=dash
 # /init of the VLAN test guest (tests/guest-kernel/vlan.sh builds the initramfs).
 # The guest runs Debian's kernel, which has bridge VLAN filtering (the host

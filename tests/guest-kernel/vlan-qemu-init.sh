@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=dash
 # /init of the real-QEMU VLAN test guest (tests/guest-kernel/vlan-qemu.sh builds the
 # initramfs). Three QEMUs with no guest (`-machine none`) run as tgalice,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Real QEMU on a vlan_filtering bridge, inside a QEMU (TCG) guest running
 # Debian's kernel (the host kernel may lack bridge VLAN filtering): two
 # users' "guests" in one VLAN reach each other (ARP and ping), a third

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # VLANs from tapgate.conf, verified inside a QEMU (TCG) guest running
 # Debian's kernel: the kernels our tests and CI run on may lack bridge VLAN
 # filtering altogether ("Operation not supported"), Debian's has it.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Hostile callers: an unprivileged user runs the root-owned 4755
 # copy of the helper with a poisoned environment, odd fds, odd argv, a bad
 # config file and signals at random moments. Every case must end in a clear

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # What `meson install` puts where, and that the binary it installs is
 # hardened — read from the ELF file, not trusted from the build flags.
 set -u

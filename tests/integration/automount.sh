@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A file behind an automount point (systemd .automount, autofs) is read,
 # not taken for missing: the walk's lookup of the mount point must trigger
 # the mount, as the kernel's own path walk does. Otherwise a deny include

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A direct-map automount daemon, the smallest that works like systemd's
 # .automount units and autofs: mounts SRC (a bind mount) on WHERE the first
 # time a lookup triggers WHERE. Usage: automountd.py SRC WHERE READY; it

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Randomized differential test of the ACL: seeded random bridge.conf trees
 # (shared and per-user includes, comments, blanks, tabs, CRLF, 15- and
 # 16-character names, unknown commands, missing includes), each run once

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Differential test: the same cases against QEMU's qemu-bridge-helper
 # ($REFERENCE_HELPER) and tapgate, both as root-owned 4755 copies run by an
 # unprivileged user through tg-spawn (with TG_VIA=service, tapgate is a

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Random bridge.conf trees for differential-random.sh, and models of how
 qemu-bridge-helper (QEMU 7.2) and tapgate decide on them.
 

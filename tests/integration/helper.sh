@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tapgate as QEMU meets it: a root-owned 4755 copy run by an unprivileged
 # user through tg-spawn (socketpair, fork, exec, one recvmsg, waitpid), in a
 # throwaway network + mount namespace. Success paths check the tap itself;

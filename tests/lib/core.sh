@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash
 # The generic part of the test library (sourced by tests/lib/tg.sh): cases,
 # their verdicts, skips, and the end of a test, as TAP on stdout (meson's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash
 # The project part of the test library (sourced by tests/lib/tg.sh): real
 # QEMU run by the test user, and throwaway guests built from the host's

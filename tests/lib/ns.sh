@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash
 # The project part of the test library (sourced by tests/lib/tg.sh):
 # namespaces, users, setuid copies, bridges and config files. Call

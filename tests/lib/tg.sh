@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash
 # The test library: every shell test sources this one file. Its functions
 # all start with tg_ and its globals with TG_; tests/tools/README.md lists

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # libvirt session mode with the helper under test as `bridge_helper`.
 #
 # An unprivileged user (tguser) runs its own libvirtd with a private HOME and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The distribution packages, built from a fresh copy of the tree the way
 # README.md tells users and packagers to, then installed and used:
 #   - Debian: dpkg-buildpackage (the changelog's version, and one above it

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Admin commands and the vetting of tapgate.conf: --explain (decision,
 # rule, settings with their origins, taps held), --explain --user (root
 # only), --list (own taps for users, all for root, persistent column),

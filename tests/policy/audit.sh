@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The audit line: one syslog message per grant and per refusal, with user,
 # uid, the caller's pid, bridge, tap, the deciding rule's file:line or the
 # reason; facility authpriv (or as configured), none with syslog = no, and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A guest that sends a BPDU: gets a tap through the helper protocol (no
 # virtio-net header, so what it writes is the frame), reads the port's STP
 # state, writes one configuration BPDU, and reads the state again until the

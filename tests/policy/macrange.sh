@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Guest MAC ranges (guest_mac) on this host, whose kernel has no tc flower
 # and no tc actions: a request a range applies to is refused with one line
 # that says what the kernel lacks, and nothing is left behind (the tap never

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A user database that cannot answer is not one that says "no such user or
 # group". The NSS service tgtest (tests/policy/nss_tgtest.c, after "files")
 # plays a directory (SSSD, LDAP) that the test takes down. While it is

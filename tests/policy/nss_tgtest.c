@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* A user database service for the policy tests: "tgtest" in nsswitch.conf
  * (libnss_tgtest.so.2). It plays a directory (LDAP, SSSD) that the tests
  * can take down, which the real ones cannot do inside a namespace:

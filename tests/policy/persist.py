@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 # QEMU's side of the helper protocol, done by hand so that the caller can do
 # what any fd holder may: make the tap persistent (TUNSETPERSIST needs no
 # privilege from whoever holds the fd), then close it and go away. The tap

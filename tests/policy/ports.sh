@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Port settings from tapgate.conf, read back from the kernel: bridge port
 # flags with their precedence (user > group > bridge > defaults, first
 # matching group section in file order), tap name templates (also under

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tapgate.conf quotas: exact under heavy concurrency (the per-user lock is
 # held from counting to attaching), per user, counted from kernel state (so
 # persistent taps keep counting and nothing leaks when callers go away), and

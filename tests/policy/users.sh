@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # User and group rules in bridge.conf, end to end through the setuid copy:
 # who is allowed, deny beating allow, unknown names as errors with
 # file:line, and group membership taken from NSS, not from the process.

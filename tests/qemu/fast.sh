@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Real QEMU without a guest: `-machine none`, the helper's netdev joined by a
 # hub to a UDP socket netdev, and udpguest (tests/tools) on the UDP side
 # playing the guest (tg_qemu_udp). QEMU runs as the unprivileged test user

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # /init of the qemu-full guests' initramfs (tests/qemu/full.sh; busybox
 # only). Parameters come from the kernel command line, which hands unknown
 # name=value words to init as environment variables:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Real QEMU with real guests: Debian's kernel (the one in /boot) and a
 # busybox initramfs built here with the virtio-net modules. Two guests, each
 # with its own MAC, get their NICs through `-netdev bridge,br=br0` and a

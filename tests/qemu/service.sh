@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Real QEMU whose helper cannot be setuid, through the ordinary helper=
 # path: QEMU runs under no_new_privs, so the kernel ignores the setuid bit
 # of the root-owned 4755 copy of tapgate it runs, which then asks the

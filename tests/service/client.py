@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A client of the tapgate service that speaks to its socket directly
 (helper/wire.hpp), as tapgate does, or as a hostile local user might:
 garbage, over-long or truncated requests, file descriptors attached,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Hostile clients of the service: local users who speak to its socket
 # directly (client.py) with garbage, over-long, truncated or silent
 # requests, file descriptors attached, floods of connections, a stopped

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The service's memory stays flat over many requests: its main process
 # accepts, forks and reaps for each, and must keep nothing of any. Two
 # clients (client.py --loop, the whole protocol over the socket) send

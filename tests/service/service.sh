@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The service (tapgated) itself, started by tg_service_start from the
 # build's units as systemd would start it: callers that cannot use the
 # setuid helper (no_new_privs, a plain 0755 install, root in a user

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """extract_vmlinux.py BZIMAGE OUT: unpack an x86 bzImage to its ELF vmlinux.
 
 Given an ELF kernel with a PVH note, QEMU jumps straight to the 32-bit PVH

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The QEMU side of the helper protocol, for the test and bench programs:
 // one recvmsg() on the socket, as QEMU's net_bridge_run_helper() does, with
 // room for several fds so that a helper sending more than one is seen.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // tg-spawn: the tests' QEMU. Runs a bridge helper the way QEMU does
 // (socketpair, fork, close everything but 0-2 and the socket, exec with
 // --use-vnet --fd=N --br=BR, one recvmsg, waitpid) and prints one

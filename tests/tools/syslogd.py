@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A stand-in for syslogd: binds a datagram socket at PATH (any user may
 # send, like /dev/log) and appends every message it receives, one a line,
 # to LOG. Prints "ready" once bound.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // tapio: gets a tap through the bridge helper protocol (QEMU's side of it:
 // socketpair, fork, exec HELPER [--use-vnet] --fd=N --br=BR, one recvmsg,
 // waitpid) and then plays a guest's NIC on it, driven by commands on stdin,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // udpguest: the tests' guest. Plays the guests of one or several QEMUs
 // that have no guest at all (`-machine none`): each QEMU hubs its bridge
 // netdev (the tap from the helper) to a `-netdev socket,udp=` netdev, which

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Decisions: which bridges a policy allows, and which rule said so.
 #include <doctest/doctest.h>
 

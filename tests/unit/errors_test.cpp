@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Every error names its file and line, all of them are reported, and any of
 // them makes the whole policy allow nothing.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The bridge.conf grammar: what each kind of line turns into.
 #include <doctest/doctest.h>
 

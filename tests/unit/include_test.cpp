@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // How include paths are resolved, and what happens to includes the caller
 // cannot open.
 #include <doctest/doctest.h>

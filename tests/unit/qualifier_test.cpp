@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // tapgate's extension of bridge.conf: rules for named users and groups.
 #include <doctest/doctest.h>
 

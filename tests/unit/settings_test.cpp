@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // tapgate.conf: parsing, errors with file:line, and precedence.
 #include <doctest/doctest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The text helpers: config-file blanks, and how untrusted text is shown.
 #include <doctest/doctest.h>
 

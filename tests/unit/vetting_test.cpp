@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // FileSystemSource on real files: what it trusts and what it refuses.
 // Needs root (files must be chowned); CI runs the unit tests as root.
 #include <doctest/doctest.h>

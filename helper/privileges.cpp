@@ -79,9 +79,13 @@ void verify(const Identity& want, bool keep_net_admin, const std::vector<unsigne
 // Sets CAP_NET_ADMIN in or out of the effective set, leaving the rest.
 // Without it permitted there is nothing to raise: the call that needs it
 // then fails with EPERM and says what is missing.
+// libcap-ng's state already mirrors the process here: every function in
+// this file that changes the capabilities applies that state or reads it
+// back afterwards, and nothing else in tapgate changes them. Reading them
+// again would cost a capget and two renderings of /proc/PID/status per
+// raise and per lower (libcap-ng reads the bounding and ambient sets too),
+// four or more times a request.
 void set_effective(bool on) {
-    capng_clear(CAPNG_SELECT_BOTH);
-    if (capng_get_caps_process() != 0) throw Error("cannot read capabilities");
     if (!capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN)) return;
     capng_update(on ? CAPNG_ADD : CAPNG_DROP, CAPNG_EFFECTIVE, CAP_NET_ADMIN);
     if (capng_apply(CAPNG_SELECT_CAPS) != 0)

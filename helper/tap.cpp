@@ -5,7 +5,9 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 
+#include <cstdint>
 #include <cstring>
 #include <functional>
 
@@ -16,6 +18,9 @@ namespace tapgate::tap {
 
 namespace {
 constexpr const char* tun_path = "/dev/net/tun";
+// Each lost race means another request got a slot; this bounds the retries
+// only against a kernel that keeps saying EBUSY.
+constexpr int max_tries = 64;
 }  // namespace
 
 Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner,
@@ -48,20 +53,21 @@ Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner,
     // is chosen here, one of `indexes`, and set before the device exists.
     unsigned int index = 0;
     int e = EBUSY;
-    // EBUSY: a concurrent request took the index meanwhile; look again.
-    for (std::vector<int> indexes = free_indexes(); e == EBUSY && !indexes.empty(); indexes = free_indexes()) {
-        for (int candidate : indexes) {
-            index = static_cast<unsigned int>(candidate);
-            if (::ioctl(fd.get(), TUNSETIFINDEX, &index) != 0)
-                throw system_error("cannot choose the tap's interface index");
-            const privileges::NetAdmin raised;
-            if (::ioctl(fd.get(), TUNSETIFF, &ifr) == 0) {
-                e = 0;
-                break;
-            }
-            e = errno;
-            if (e != EBUSY) break;
-        }
+    // Uncontended, the tap takes the lowest free slot. Concurrent requests
+    // of one user see the same free slots, and a TUNSETIFF that loses the
+    // race (EBUSY) still builds and tears down a device under the kernel's
+    // RTNL lock: a request that lost looks again and takes a random free
+    // slot, so that the losers spread out instead of losing again in step.
+    for (int tries = 0; tries < max_tries && e == EBUSY; ++tries) {
+        const std::vector<int> indexes = free_indexes();
+        if (indexes.empty()) break;
+        std::uint16_t r = 0;
+        const bool spread = tries > 0 && ::getrandom(&r, sizeof r, GRND_NONBLOCK) == sizeof r;
+        index = static_cast<unsigned int>(indexes[spread ? r % indexes.size() : 0]);
+        if (::ioctl(fd.get(), TUNSETIFINDEX, &index) != 0)
+            throw system_error("cannot choose the tap's interface index");
+        const privileges::NetAdmin raised;
+        e = ::ioctl(fd.get(), TUNSETIFF, &ifr) == 0 ? 0 : errno;
     }
     if (e == EBUSY)
         throw Error("cannot create a tap device: none of its interface indexes is free (see Quotas in tapgate.conf(5))");

@@ -115,7 +115,9 @@ int serve(int conn, const State& st, pid_t service) {
     }
 }
 
-[[noreturn]] void child(int conn, const State& st, pid_t service) {
+// `answered`: the write end of a pipe the service reads; closing it tells
+// the service that this request no longer counts against its caller.
+[[noreturn]] void child(int conn, UniqueFd answered, const State& st, pid_t service) {
     int status = 1;
     try {
         status = serve(conn, st, service);
@@ -130,6 +132,12 @@ int serve(int conn, const State& st, pid_t service) {
         report::failure(e.what(), "tapgated");
     }
     std::fflush(nullptr);
+    // The caller reads until end of file and may ask again at once, before
+    // this process has exited and the service has reaped it: the service
+    // must know first that this request is over (see run()).
+    answered.reset();
+    ::shutdown(conn, SHUT_RDWR);
+    fault::point("answered");
     ::_exit(status);
 }
 
@@ -143,8 +151,14 @@ struct Child {
     pid_t pid;
     uid_t uid;
     Clock::time_point deadline;
+    UniqueFd answered;  // end of file once the child has answered
     bool killed = false;
 };
+
+bool has_answered(const Child& c) {
+    pollfd p{c.answered.get(), POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+}
 
 }  // namespace
 
@@ -238,13 +252,22 @@ int run(int listen_fd, const State& st) {
                                   "into its user namespace");
             continue;
         }
-        const auto mine = std::count_if(children.begin(), children.end(),
-                                        [&](const Child& c) { return c.uid == cred.uid && !c.killed; });
+        // A child that has answered is exiting: its caller may already be
+        // back with the next request.
+        const auto mine = std::count_if(children.begin(), children.end(), [&](const Child& c) {
+            return c.uid == cred.uid && !c.killed && !has_answered(c);
+        });
         if (static_cast<unsigned>(mine) >= st.limits.per_user) {
             turn_away(conn.get(), "the tapgate service is serving " + std::to_string(mine) +
                                       " requests of yours already; try again when they are done");
             continue;
         }
+        int answered[2];
+        if (::pipe2(answered, O_CLOEXEC) != 0) {
+            turn_away(conn.get(), std::string("the tapgate service cannot serve you now: ") + std::strerror(errno));
+            continue;
+        }
+        UniqueFd answered_read(answered[0]), answered_write(answered[1]);
         const pid_t pid = ::fork();
         if (pid < 0) {
             turn_away(conn.get(), std::string("the tapgate service cannot serve you now: ") + std::strerror(errno));
@@ -254,9 +277,13 @@ int run(int listen_fd, const State& st) {
             ::sigprocmask(SIG_SETMASK, &old, nullptr);
             sig.reset();
             ::close(listen_fd);
-            child(conn.get(), st, self);
+            answered_read.reset();
+            // The other children's read ends came along: this child has no
+            // use for them.
+            for (Child& c : children) c.answered.reset();
+            child(conn.get(), std::move(answered_write), st, self);
         }
-        children.push_back({pid, cred.uid, Clock::now() + st.limits.child});
+        children.push_back({pid, cred.uid, Clock::now() + st.limits.child, std::move(answered_read)});
     }
 }
 

@@ -121,6 +121,30 @@ wait "$REQ"
 kill -0 "$TG_SERVICE_PID" || tg_problem "the service is gone"
 tg_verdict "a child killed holding the quota lock: the next request of that user takes it"
 
+# A child that has answered is still there a moment before it exits and
+# the service reaps it, while its caller may already ask again (8 QEMUs of
+# one user starting VMs one after the other). answered:hang holds every
+# child in that moment: 8 requests of one user each get a tap, and a 9th
+# must not be told that the user has 8 in flight.
+tg_conf
+tg_service_stop
+tg_service_start TAPGATE_FAULT=answered:hang
+mark answered
+reqs=()
+for i in 1 2 3 4 5 6 7 8; do
+    tg_as "$TG_USER" "$TG_SPAWN" -- "$TG_H" > "$TG_ROOT/scratch/answered$i" 2>&1 &
+    reqs+=($!)
+done
+wait "${reqs[@]}"
+for i in 1 2 3 4 5 6 7 8; do
+    grep -q '^exit=0 .* fd=1 ' "$TG_ROOT/scratch/answered$i" ||
+        tg_problem "request $i: $(head -c 300 "$TG_ROOT/scratch/answered$i")"
+done
+held answered 8
+tg_spawn "$TG_USER" -- "$TG_H"
+tg_expect_grant
+tg_verdict "8 children that have answered but not exited: the same user's 9th request is served"
+
 tg_service_stop
 tg_service_start
 tg_spawn "$TG_USER" -- "$TG_H"

@@ -141,17 +141,25 @@ Lock::~Lock() {
 }
 
 int first_slot(uid_t uid, int bridge_ifindex) {
-    // 2^19 ranges of 1024 from 2^24 up: every index stays below 2^31 (an
-    // index is a positive int), and above the kernel's own counter for
-    // any host that has not made millions of interfaces.
     std::uint64_t x = (std::uint64_t{uid} << 32) | static_cast<std::uint32_t>(bridge_ifindex);
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdULL;
     x ^= x >> 33;
     x *= 0xc4ceb9fe1a85ec53ULL;
     x ^= x >> 33;
-    return (1 << 24) + static_cast<int>(x & ((1U << 19) - 1)) * slots;
+    // A range spans slots * slot_stride indexes; ranges start from 2^24
+    // up (above the kernel's own counter on any host that has not made
+    // millions of interfaces), and the last ends below 2^31 (an index is
+    // a positive int). Within a range, the offset picks the residue modulo
+    // the stride.
+    constexpr std::uint64_t span = std::uint64_t{slots} * slot_stride;
+    constexpr std::uint64_t ranges = ((std::uint64_t{1} << 31) - (std::uint64_t{1} << 24)) / span - 1;
+    const std::uint64_t range = (x >> 8) % ranges;
+    const std::uint64_t offset = x % slot_stride;
+    return static_cast<int>((std::uint64_t{1} << 24) + range * span + offset);
 }
+
+int slot_index(int first, int k) { return first + k * slot_stride; }
 
 namespace {
 
@@ -168,8 +176,10 @@ bool mine(netlink::Socket& nl, int index, uid_t uid, int bridge_ifindex) {
 unsigned count(netlink::Socket& nl, uid_t uid, int bridge_ifindex, unsigned enough) {
     unsigned n = 0;
     const int first = first_slot(uid, bridge_ifindex);
-    for (int index = first; index < first + slots && n < enough; ++index)
+    for (int k = 0; k < slots && n < enough; ++k) {
+        const int index = slot_index(first, k);
         if (nl.index_in_use(index) && mine(nl, index, uid, bridge_ifindex)) ++n;
+    }
     return n;
 }
 
@@ -186,8 +196,10 @@ unsigned count_group(netlink::Socket& nl, gid_t gid, int bridge_ifindex) {
 std::vector<int> free_slots(netlink::Socket& nl, uid_t uid, int bridge_ifindex, std::size_t wanted) {
     std::vector<int> free;
     const int first = first_slot(uid, bridge_ifindex);
-    for (int index = first; index < first + slots && free.size() < wanted; ++index)
+    for (int k = 0; k < slots && free.size() < wanted; ++k) {
+        const int index = slot_index(first, k);
         if (!nl.index_in_use(index)) free.push_back(index);
+    }
     return free;
 }
 

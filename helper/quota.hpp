@@ -77,7 +77,16 @@ off_t group_byte(gid_t gid);
 // range may share the hash: a tap counts only if it carries the user's
 // alias and is a port of the bridge.
 inline constexpr int slots = 1024;
+// The slots are every 256th index: the kernel finds an interface by its
+// index in a table of 256 chains (index modulo 256), so probing a user's
+// slots walks one chain over and over, which stays in the cache, instead
+// of every chain once, whose length grows with the host's interfaces
+// (1024 probes: 0.47 ms with none, 1.2 to 2 ms with 6000; 0.48 ms with
+// this stride).
+inline constexpr int slot_stride = 256;
 int first_slot(uid_t uid, int bridge_ifindex);
+// Slot k (0 <= k < slots) of the range that starts at `first`.
+int slot_index(int first, int k);
 
 // The user's free slots on the bridge, lowest first, without counting:
 // for a request without a quota, which needs an index only.

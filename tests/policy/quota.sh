@@ -283,12 +283,13 @@ tg_release
 tg_gone "$tap" || tg_problem "$tap did not go away"
 ip link add tgfa index "$first" type veth peer name tgfb
 ip link set tgfa alias "tapgate uid=$TG_UID"
-ip link add tgfc index $((first + 1)) type veth peer name tgfd
+ip link add tgfc index $((first + 256)) type veth peer name tgfd
 ip link set tgfc alias "tapgate uid=$TG_ALICE_UID"
 ip link set tgfc master br0
 tg_hold tguser -- "$TG_H"; tg_expect_grant
 index=$(tg_read "/sys/class/net/${TG_R[ifname]:-?}/ifindex")
-[ "$index" = $((first + 2)) ] || tg_problem "the tap has index $index, not $((first + 2)), the first free slot"
+# Slots are every 256th index (see quota.hpp).
+[ "$index" = $((first + 512)) ] || tg_problem "the tap has index $index, not $((first + 512)), the first free slot"
 tg_hold tguser -- "$TG_H"; tg_expect_grant
 tg_hold tguser -- "$TG_H"; tg_expect_refusal "quota reached: tguser holds 2 of 2"
 tg_verdict "interfaces of others in a user's slots neither count nor take the tap's index"

@@ -138,8 +138,9 @@ void drop_to_net_admin() {
 void drop_all() { become({::getuid(), ::getgid(), std::nullopt}, false); }
 
 std::optional<std::string> why_no_taps(bool caller_nnp) {
-    capng_clear(CAPNG_SELECT_BOTH);
-    if (capng_get_caps_process() != 0 || !capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN))
+    // After become(), whose verify() has just read them: libcap-ng's state
+    // is the process's (see set_effective).
+    if (!capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN))
         return caller_nnp ? "no_new_privs is set, so the kernel ignores tapgate's setuid bit"
                           : "tapgate has no CAP_NET_ADMIN (install it setuid root or with cap_net_admin+ep)";
     if (!userns::governs_network_namespace())

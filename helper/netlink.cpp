@@ -104,6 +104,15 @@ bool Socket::index_in_use(int ifindex) {
     throw system_error("cannot look up interface index " + std::to_string(ifindex));
 }
 
+bool Socket::name_in_use(const std::string& name) {
+    ifreq ifr{};
+    if (name.size() >= sizeof ifr.ifr_name) return false;
+    std::memcpy(ifr.ifr_name, name.c_str(), name.size());
+    if (::ioctl(nl_socket_get_fd(sock_.get()), SIOCGIFINDEX, &ifr) == 0) return true;
+    if (errno == ENODEV) return false;
+    throw system_error("cannot look up interface " + name);
+}
+
 std::optional<Socket::AliasedLink> Socket::link(int ifindex) {
     err_ = {};
     rtnl_link* raw = nullptr;

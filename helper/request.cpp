@@ -118,7 +118,8 @@ tap::Tap serve(Files& files, const settings::Settings& conf, const std::string& 
                     std::to_string(counted.size()) + ") to record them on the tap");
     const bool more = port::any(port);
     tap::Tap tap = tap::create(settings::expand_name(p.settings.name_template(), p.caller), use_vnet, rec.uid,
-                               [&] { return quota::free_slots(nl, rec.uid, br.ifindex); });
+                               [&] { return quota::free_slots(nl, rec.uid, br.ifindex); },
+                               [&](const std::string& name) { return nl.name_in_use(name); });
     rec.tap = tap.name;
     fault::point("after-tap");
     // Before the tap joins the bridge, so that no frame of the guest's

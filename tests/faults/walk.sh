@@ -155,6 +155,30 @@ if ! grep -qE ' fl_classify$' /proc/kallsyms; then
 fi
 tg_conf
 
+# --- a name taken between its choice and the tap ------------------------------
+# tapgate picks the number for %d itself (the lowest that no interface
+# has) and asks the kernel for a new device of that name only
+# (IFF_TUN_EXCL): a persistent tap of that name made meanwhile by the
+# caller, who may, must not be attached to and put on the bridge; the
+# request takes the next free name.
+tg_bridge brx 1500
+gate=$SCR/gname
+tg_raw --setenv TAPGATE_FAULT=name-chosen:stop --on-stop cont --stop-gate "$gate" \
+    -- --use-vnet --fd={fd} --br=brx &
+pid=$!
+for ((i = 0; i < 2000; i++)); do [ -e "$gate.stopped" ] && break; sleep 0.01; done
+[ -e "$gate.stopped" ] || tg_problem "helper never stopped"
+ip tuntap add tap0 mode tap user "$TG_USER"
+touch "$gate"
+wait $pid
+tg_parse_report
+[ "${TG_R[fd]:-}" = 1 ] && [ "${TG_R[ifname]:-}" = tap1 ] || tg_problem "want a new tap1: $TG_REPORT / $TG_ERR"
+[ -e /sys/class/net/tap0/master ] && tg_problem "the persistent tap0 was put on the bridge"
+[ "$(tg_read /sys/class/net/tap0/owner)" = "$TG_UID" ] || tg_problem "tap0 changed owner"
+ip link del tap0
+ip link del brx
+tg_verdict "a tap of the chosen name made meanwhile is neither attached to nor bridged: the next name"
+
 # --- netlink failures -------------------------------------------------------
 # gate_run NAME CMD...: run the helper stopped after creating its tap, run
 # CMD (as root) while it is stopped, then SIGCONT it.

@@ -530,6 +530,12 @@ struct Options {
     int rounds = 20, batch = 10, warmup = 3;
     int spawners = 8, per_spawner = 25, parallel_rounds = 4;
     int ports = 1000;
+    // Scale: a bridge with ports that tapgate made for other users, who
+    // hold them (run.sh starts them with --hold), lab features on there;
+    // and unrelated interfaces on the host.
+    std::string held_bridge, held_users;  // --held-users=A,B: who holds them
+    int held = 1000;
+    int host_interfaces = 6000;
 };
 
 // Progress on stderr: a counter on a terminal, one line per step in a log.
@@ -743,6 +749,123 @@ std::vector<Fd> hold_ports(const Bridge& br, int count) {
     return held;
 }
 
+// Other users' VMs on the held bridge: one child per user, forked while
+// the bench is still root, becomes that user and waits. Only when its
+// scenario comes does it make its share of the ports through --tapgate,
+// keeping them open; 1000 up ports in the namespace slow the kernel's
+// work for every other scenario, so they exist for this one only.
+struct Holder {
+    pid_t pid = -1;
+    Fd go, ready, stop;  // go: write a byte; ready: a byte back; stop: close
+};
+
+Holder fork_holder(const Options& o, const std::string& user, int count, std::vector<Holder>& others) {
+    int go[2], ready[2], stop[2];
+    if (::pipe2(go, O_CLOEXEC) || ::pipe2(ready, O_CLOEXEC) || ::pipe2(stop, O_CLOEXEC))
+        throw Failure(errno_text("pipe"));
+    pid_t pid = ::fork();
+    if (pid < 0) throw Failure(errno_text("fork"));
+    if (pid == 0) {
+        ::close(go[1]);
+        ::close(ready[0]);
+        ::close(stop[1]);
+        // The ends the bench keeps for the other holders: held here, they
+        // would keep those from ever seeing end of file.
+        for (Holder& h : others) {
+            h.go.reset();
+            h.ready.reset();
+            h.stop.reset();
+        }
+        try {
+            become_user(user);
+            char c;
+            if (::read(go[0], &c, 1) != 1) ::_exit(0);
+            const Bridge br = find_bridge(o.held_bridge);
+            std::vector<Spawn> held;
+            for (int i = 0; i < count; ++i) {
+                held.push_back(spawn(o.tapgate, "--br=" + br.name));
+                if (auto why = check_spawn(held.back(), true, br); !why.empty())
+                    throw Failure("holding ports for " + user + ": " + why);
+            }
+            write_all(ready[1], "r", 1);
+            wait_eof(stop[0]);
+        } catch (const Failure& e) {
+            std::fprintf(stderr, "tapgate-bench: %s\n", e.what());
+            ::_exit(4);
+        }
+        ::_exit(0);
+    }
+    ::close(go[0]);
+    ::close(ready[1]);
+    ::close(stop[0]);
+    return Holder{pid, Fd(go[1]), Fd(ready[0]), Fd(stop[1])};
+}
+
+// N interfaces on the host that have nothing to do with any bridge, as
+// containers' veths or other VMs' taps would be: taps kept by a child
+// process (so the spawner's fd table, which every fork copies, stays
+// small), in a device group of their own, so that one request removes
+// them all. Needs CAP_NET_ADMIN.
+constexpr std::uint32_t host_group = 0x7a9a7f;
+
+struct HostInterfaces {
+    pid_t holder = -1;
+    Fd stop;  // its stdin: closing it ends the holder
+};
+
+HostInterfaces make_host_interfaces(int n) {
+    int ready[2], stop[2];
+    if (::pipe2(ready, O_CLOEXEC) || ::pipe2(stop, O_CLOEXEC)) throw Failure(errno_text("pipe"));
+    pid_t pid = ::fork();
+    if (pid < 0) throw Failure(errno_text("fork"));
+    if (pid == 0) {
+        ::close(ready[0]);
+        ::close(stop[1]);
+        try {
+            std::vector<Fd> taps;
+            Fd nl = rtnl_socket();
+            for (int i = 0; i < n; ++i) {
+                if ((i + 1) % 1000 == 0 || i + 1 == n) progress("host interfaces", i + 1, n);
+                Fd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+                if (!fd) throw Failure(errno_text("/dev/net/tun"));
+                const std::string name = "tghost" + std::to_string(i);
+                ifreq ifr = named(name);
+                ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+                if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0) throw Failure(errno_text("TUNSETIFF " + name));
+                LinkRequest r(RTM_SETLINK, 0);
+                r.attr_str(IFLA_IFNAME, name);
+                r.attr_u32(IFLA_GROUP, host_group);
+                if (int e = r.run(nl.get(), next_seq())) throw Failure(errno_text("grouping " + name, e));
+                taps.push_back(std::move(fd));
+            }
+            write_all(ready[1], "r", 1);
+            wait_eof(stop[0]);
+        } catch (const Failure& e) {
+            std::fprintf(stderr, "tapgate-bench: %s\n", e.what());
+            ::_exit(4);
+        }
+        ::_exit(0);
+    }
+    ::close(ready[1]);
+    ::close(stop[0]);
+    HostInterfaces h{pid, Fd(stop[1])};
+    char c;
+    const bool ok = ::read(ready[0], &c, 1) == 1;
+    ::close(ready[0]);
+    if (!ok) throw Failure("the holder of the host interfaces died");
+    return h;
+}
+
+void remove_host_interfaces(HostInterfaces& h) {
+    Fd nl = rtnl_socket();
+    LinkRequest del(RTM_DELLINK, 0);
+    del.attr_u32(IFLA_GROUP, host_group);
+    if (int e = del.run(nl.get(), next_seq()); e && e != ENODEV)
+        throw Failure(errno_text("removing the host interfaces", e));
+    h.stop.reset();
+    ::waitpid(h.holder, nullptr, 0);
+}
+
 Options parse(int argc, char** argv) {
     Options o;
     for (int i = 1; i < argc; ++i) {
@@ -774,6 +897,13 @@ Options parse(int argc, char** argv) {
         else if (key == "per-spawner") num(o.per_spawner);
         else if (key == "parallel-rounds") num(o.parallel_rounds);
         else if (key == "ports") num(o.ports);
+        else if (key == "held-bridge") o.held_bridge = val;
+        else if (key == "held-users") o.held_users = val;
+        else if (key == "held") num(o.held);
+        else if (key == "host-interfaces") {
+            if (val == "0") o.host_interfaces = 0;
+            else num(o.host_interfaces);
+        }
         else if (key == "profile") o.profile = val;
         else if (key == "count") num(o.count);
         else throw Failure("unknown option --" + key);
@@ -824,9 +954,25 @@ int profile(const Options& o) {
 int run(int argc, char** argv) {
     const Options o = parse(argc, argv);
     if (!o.profile.empty()) return profile(o);
-    // 1000 held taps plus the helpers' fds.
-    rlimit rl{4096, 4096};
+    // 1000 held taps plus the helpers' fds; the holder of the host
+    // interfaces (a child) keeps one fd per interface.
+    rlimit rl{16384, 16384};
     if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) throw Failure(errno_text("RLIMIT_NOFILE"));
+    std::vector<Holder> holders;
+    if (!o.held_bridge.empty()) {
+        std::vector<std::string> users;
+        for (std::size_t pos = 0; pos < o.held_users.size();) {
+            const std::size_t comma = std::min(o.held_users.find(',', pos), o.held_users.size());
+            users.push_back(o.held_users.substr(pos, comma - pos));
+            pos = comma + 1;
+        }
+        if (users.empty()) throw Failure("--held-bridge needs --held-users=A,B,...");
+        for (std::size_t i = 0; i < users.size(); ++i) {
+            const int share = o.held / static_cast<int>(users.size()) +
+                              (static_cast<int>(i) < o.held % static_cast<int>(users.size()) ? 1 : 0);
+            holders.push_back(fork_holder(o, users[i], share, holders));
+        }
+    }
     become_user(o.user);
 
     const Bridge br0 = find_bridge(o.bridge);
@@ -883,6 +1029,51 @@ int run(int argc, char** argv) {
     remove_ports(brk.name);
     held.clear();
 
+    // Ports that tapgate made for other users, who hold them, on
+    // a bridge with the lab features on: what a quota'd request costs on a
+    // full lab bridge.
+    std::optional<Bridge> brheld;
+    std::size_t held_by_others = 0;
+    Subject labh{"tapgate, lab features on", Kind::helper, o.tapgate, {}, {}, {}, {}, {}, {}};
+    Subject refh{ref.label, ref.kind, ref.path, {}, {}, {}, {}, {}, {}};
+    Subject kernh{kern.label, kern.kind, kern.path, {}, {}, {}, {}, {}, {}};
+    if (!holders.empty()) {
+        brheld = find_bridge(o.held_bridge);
+        if (!bridge_ports(brheld->name).empty()) throw Failure("the bridges must start without ports");
+        progress("other users' ports", 0, 1);
+        for (Holder& h : holders) write_all(h.go.get(), "g", 1);
+        for (Holder& h : holders) {
+            char c;
+            if (::read(h.ready.get(), &c, 1) != 1) throw Failure("a holder of other users' ports died");
+        }
+        progress("other users' ports", 1, 1);
+        held_by_others = bridge_ports(brheld->name).size();
+        if (held_by_others != static_cast<std::size_t>(o.held))
+            throw Failure("expected " + std::to_string(o.held) + " ports held by others, found " +
+                          std::to_string(held_by_others));
+        run_series("held by others", {&labh, &refh, &kernh}, *brheld, o);
+        // In one batch: the holders' closes would wait for RCU once per tap.
+        remove_ports(brheld->name);
+        for (Holder& h : holders) {
+            h.stop.reset();
+            ::waitpid(h.pid, nullptr, 0);
+        }
+    }
+
+    // Unrelated interfaces on the host: the same requests as at 0 ports.
+    Subject tgx{tg.label, tg.kind, tg.path, {}, {}, {}, {}, {}, {}};
+    Subject refx{ref.label, ref.kind, ref.path, {}, {}, {}, {}, {}, {}};
+    Subject labx{lab.label, lab.kind, lab.path, {}, {}, {}, {}, {}, {}};
+    Subject kernx{kern.label, kern.kind, kern.path, {}, {}, {}, {}, {}, {}};
+    labx.own_bridge = lab.own_bridge;
+    if (o.host_interfaces > 0) {
+        HostInterfaces h = make_host_interfaces(o.host_interfaces);
+        std::vector<Subject*> subs{&tgx, &refx, &kernx};
+        if (labx.own_bridge) subs.push_back(&labx);
+        run_series("host interfaces", subs, br0, o);
+        remove_host_interfaces(h);
+    }
+
     utsname u{};
     ::uname(&u);
     std::printf("tapgate bench: kernel %s, %ld cpus; %d rounds x %d spawns per subject, alternating;\n"
@@ -920,6 +1111,35 @@ int run(int argc, char** argv) {
     char title[96];
     std::snprintf(title, sizeof title, "%d ports already held on the bridge", o.ports);
     section(title, tgk, refk, {}, kernk, {});
+
+    if (brheld) {
+        std::snprintf(title, sizeof title, "%zu ports on the bridge, made by tapgate for other users who hold them",
+                      held_by_others);
+        section(title, labh, refh, {}, kernh, {});
+    }
+    if (o.host_interfaces > 0) {
+        std::snprintf(title, sizeof title, "%d unrelated interfaces on the host, 0 ports on the bridge",
+                      o.host_interfaces);
+        print_header(title);
+        const double rm = summarize(refx.spawn_ms).median;
+        print_row(tgx.label, tgx.spawn_ms, tgx.close_ms, rm, &tgx);
+        print_row(refx.label, refx.spawn_ms, refx.close_ms, std::nullopt, &refx);
+        if (labx.own_bridge) print_row(labx.label, labx.spawn_ms, labx.close_ms, rm, &labx);
+        print_row(kernx.label, kernx.spawn_ms, kernx.close_ms, rm);
+        print_row("  of which open + TUNSETIFF tap%d", kernx.setiff_ms, {}, std::nullopt);
+        print_row("  of which RTM_SETLINK mtu+mac+master+up", kernx.setlink_ms, {}, std::nullopt);
+        auto against_zero = [&](const char* what, const Subject& at_n, const Subject& at_0,
+                                std::vector<double> Subject::*samples = &Subject::spawn_ms) {
+            const double base = summarize(at_0.*samples).median;
+            std::printf("  %-44s %.2fx (median at %d host interfaces / at 0)\n", what,
+                        base > 0 ? summarize(at_n.*samples).median / base : 0.0, o.host_interfaces);
+        };
+        against_zero("tapgate", tgx, tg);
+        against_zero("qemu-bridge-helper (reference)", refx, ref);
+        if (labx.own_bridge) against_zero("tapgate, lab features on (quota)", labx, lab);
+        against_zero("floor: kernel work in-process", kernx, kern);
+        against_zero("  of which open + TUNSETIFF tap%d", kernx, kern, &Subject::setiff_ms);
+    }
 
     std::printf("\n%d parallel spawners, %d spawns each, %d rounds per helper (taps kept until the round ends)\n",
                 o.spawners, o.per_spawner, o.parallel_rounds);

@@ -66,6 +66,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -749,17 +750,20 @@ std::vector<Fd> hold_ports(const Bridge& br, int count) {
     return held;
 }
 
-// Other users' VMs on the held bridge: one child per user, forked while
-// the bench is still root, becomes that user and waits. Only when its
-// scenario comes does it make its share of the ports through --tapgate,
-// keeping them open; 1000 up ports in the namespace slow the kernel's
-// work for every other scenario, so they exist for this one only.
+// A child that holds what a scenario needs (ports, interfaces) for as
+// long as the scenario runs: `prepare` runs at once (forked while the bench
+// is still root, it can become another user), `make` once the bench
+// writes to `go`. `make` calls its argument with what it made still in
+// scope: that answers on `ready` and waits until `stop` is closed.
 struct Holder {
     pid_t pid = -1;
-    Fd go, ready, stop;  // go: write a byte; ready: a byte back; stop: close
+    Fd go, ready, stop;
 };
 
-Holder fork_holder(const Options& o, const std::string& user, int count, std::vector<Holder>& others) {
+using Hold = std::function<void()>;
+
+Holder fork_holder(const std::function<void()>& prepare, const std::function<void(const Hold&)>& make,
+                   std::vector<Holder>& others) {
     int go[2], ready[2], stop[2];
     if (::pipe2(go, O_CLOEXEC) || ::pipe2(ready, O_CLOEXEC) || ::pipe2(stop, O_CLOEXEC))
         throw Failure(errno_text("pipe"));
@@ -777,18 +781,13 @@ Holder fork_holder(const Options& o, const std::string& user, int count, std::ve
             h.stop.reset();
         }
         try {
-            become_user(user);
+            prepare();
             char c;
             if (::read(go[0], &c, 1) != 1) ::_exit(0);
-            const Bridge br = find_bridge(o.held_bridge);
-            std::vector<Spawn> held;
-            for (int i = 0; i < count; ++i) {
-                held.push_back(spawn(o.tapgate, "--br=" + br.name));
-                if (auto why = check_spawn(held.back(), true, br); !why.empty())
-                    throw Failure("holding ports for " + user + ": " + why);
-            }
-            write_all(ready[1], "r", 1);
-            wait_eof(stop[0]);
+            make([&] {
+                write_all(ready[1], "r", 1);
+                wait_eof(stop[0]);
+            });
         } catch (const Failure& e) {
             std::fprintf(stderr, "tapgate-bench: %s\n", e.what());
             ::_exit(4);
@@ -801,69 +800,83 @@ Holder fork_holder(const Options& o, const std::string& user, int count, std::ve
     return Holder{pid, Fd(go[1]), Fd(ready[0]), Fd(stop[1])};
 }
 
+// Tells the holders to make what they hold, and waits until they have.
+void start_holders(std::vector<Holder>& holders, const char* what) {
+    for (Holder& h : holders) write_all(h.go.get(), "g", 1);
+    for (Holder& h : holders) {
+        char c;
+        if (::read(h.ready.get(), &c, 1) != 1) throw Failure(std::string("a holder of ") + what + " died");
+    }
+}
+
+void end_holders(std::vector<Holder>& holders) {
+    for (Holder& h : holders) h.stop.reset();
+    for (Holder& h : holders) ::waitpid(h.pid, nullptr, 0);
+    holders.clear();
+}
+
+// Other users' VMs on the held bridge: a holder per user makes its share
+// of the ports through --tapgate and keeps them open. They exist only
+// while their scenario runs: 1000 up ports in the namespace slow the
+// kernel's work in every other scenario.
+Holder other_user(const Options& o, const std::string& user, int count, std::vector<Holder>& others) {
+    return fork_holder([&] { become_user(user); },
+                       [&](const Hold& hold) {
+                           const Bridge br = find_bridge(o.held_bridge);
+                           std::vector<Spawn> held;
+                           for (int i = 0; i < count; ++i) {
+                               held.push_back(spawn(o.tapgate, "--br=" + br.name));
+                               if (auto why = check_spawn(held.back(), true, br); !why.empty())
+                                   throw Failure("holding ports for " + user + ": " + why);
+                           }
+                           hold();
+                       },
+                       others);
+}
+
 // N interfaces on the host that have nothing to do with any bridge, as
-// containers' veths or other VMs' taps would be: taps kept by a child
-// process (so the spawner's fd table, which every fork copies, stays
-// small), in a device group of their own, so that one request removes
-// them all. Needs CAP_NET_ADMIN.
+// containers' veths or other VMs' taps would be: taps kept by a holder
+// (so the spawner's fd table, which every fork copies, stays small), in a
+// device group of their own, so that one request removes them all. Needs
+// CAP_NET_ADMIN.
 constexpr std::uint32_t host_group = 0x7a9a7f;
 
-struct HostInterfaces {
-    pid_t holder = -1;
-    Fd stop;  // its stdin: closing it ends the holder
-};
-
-HostInterfaces make_host_interfaces(int n) {
-    int ready[2], stop[2];
-    if (::pipe2(ready, O_CLOEXEC) || ::pipe2(stop, O_CLOEXEC)) throw Failure(errno_text("pipe"));
-    pid_t pid = ::fork();
-    if (pid < 0) throw Failure(errno_text("fork"));
-    if (pid == 0) {
-        ::close(ready[0]);
-        ::close(stop[1]);
-        try {
-            std::vector<Fd> taps;
-            Fd nl = rtnl_socket();
-            for (int i = 0; i < n; ++i) {
-                if ((i + 1) % 1000 == 0 || i + 1 == n) progress("host interfaces", i + 1, n);
-                Fd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
-                if (!fd) throw Failure(errno_text("/dev/net/tun"));
-                const std::string name = "tghost" + std::to_string(i);
-                ifreq ifr = named(name);
-                ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-                if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0) throw Failure(errno_text("TUNSETIFF " + name));
-                LinkRequest r(RTM_SETLINK, 0);
-                r.attr_str(IFLA_IFNAME, name);
-                r.attr_u32(IFLA_GROUP, host_group);
-                if (int e = r.run(nl.get(), next_seq())) throw Failure(errno_text("grouping " + name, e));
-                taps.push_back(std::move(fd));
-            }
-            write_all(ready[1], "r", 1);
-            wait_eof(stop[0]);
-        } catch (const Failure& e) {
-            std::fprintf(stderr, "tapgate-bench: %s\n", e.what());
-            ::_exit(4);
-        }
-        ::_exit(0);
-    }
-    ::close(ready[1]);
-    ::close(stop[0]);
-    HostInterfaces h{pid, Fd(stop[1])};
-    char c;
-    const bool ok = ::read(ready[0], &c, 1) == 1;
-    ::close(ready[0]);
-    if (!ok) throw Failure("the holder of the host interfaces died");
+std::vector<Holder> make_host_interfaces(int n) {
+    std::vector<Holder> h;
+    h.push_back(fork_holder([] {},
+                            [n](const Hold& hold) {
+                                std::vector<Fd> taps;
+                                Fd nl = rtnl_socket();
+                                for (int i = 0; i < n; ++i) {
+                                    if ((i + 1) % 1000 == 0 || i + 1 == n) progress("host interfaces", i + 1, n);
+                                    Fd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+                                    if (!fd) throw Failure(errno_text("/dev/net/tun"));
+                                    const std::string name = "tghost" + std::to_string(i);
+                                    ifreq ifr = named(name);
+                                    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+                                    if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0)
+                                        throw Failure(errno_text("TUNSETIFF " + name));
+                                    LinkRequest r(RTM_SETLINK, 0);
+                                    r.attr_str(IFLA_IFNAME, name);
+                                    r.attr_u32(IFLA_GROUP, host_group);
+                                    if (int e = r.run(nl.get(), next_seq()))
+                                        throw Failure(errno_text("grouping " + name, e));
+                                    taps.push_back(std::move(fd));
+                                }
+                                hold();
+                            },
+                            h));
+    start_holders(h, "the host interfaces");
     return h;
 }
 
-void remove_host_interfaces(HostInterfaces& h) {
+void remove_host_interfaces(std::vector<Holder>& h) {
     Fd nl = rtnl_socket();
     LinkRequest del(RTM_DELLINK, 0);
     del.attr_u32(IFLA_GROUP, host_group);
     if (int e = del.run(nl.get(), next_seq()); e && e != ENODEV)
         throw Failure(errno_text("removing the host interfaces", e));
-    h.stop.reset();
-    ::waitpid(h.holder, nullptr, 0);
+    end_holders(h);
 }
 
 Options parse(int argc, char** argv) {
@@ -970,7 +983,7 @@ int run(int argc, char** argv) {
         for (std::size_t i = 0; i < users.size(); ++i) {
             const int share = o.held / static_cast<int>(users.size()) +
                               (static_cast<int>(i) < o.held % static_cast<int>(users.size()) ? 1 : 0);
-            holders.push_back(fork_holder(o, users[i], share, holders));
+            holders.push_back(other_user(o, users[i], share, holders));
         }
     }
     become_user(o.user);
@@ -1040,12 +1053,7 @@ int run(int argc, char** argv) {
     if (!holders.empty()) {
         brheld = find_bridge(o.held_bridge);
         if (!bridge_ports(brheld->name).empty()) throw Failure("the bridges must start without ports");
-        progress("other users' ports", 0, 1);
-        for (Holder& h : holders) write_all(h.go.get(), "g", 1);
-        for (Holder& h : holders) {
-            char c;
-            if (::read(h.ready.get(), &c, 1) != 1) throw Failure("a holder of other users' ports died");
-        }
+        start_holders(holders, "other users' ports");
         progress("other users' ports", 1, 1);
         held_by_others = bridge_ports(brheld->name).size();
         if (held_by_others != static_cast<std::size_t>(o.held))
@@ -1054,10 +1062,7 @@ int run(int argc, char** argv) {
         run_series("held by others", {&labh, &refh, &kernh}, *brheld, o);
         // In one batch: the holders' closes would wait for RCU once per tap.
         remove_ports(brheld->name);
-        for (Holder& h : holders) {
-            h.stop.reset();
-            ::waitpid(h.pid, nullptr, 0);
-        }
+        end_holders(holders);
     }
 
     // Unrelated interfaces on the host: the same requests as at 0 ports.
@@ -1067,7 +1072,7 @@ int run(int argc, char** argv) {
     Subject kernx{kern.label, kern.kind, kern.path, {}, {}, {}, {}, {}, {}};
     labx.own_bridge = lab.own_bridge;
     if (o.host_interfaces > 0) {
-        HostInterfaces h = make_host_interfaces(o.host_interfaces);
+        std::vector<Holder> h = make_host_interfaces(o.host_interfaces);
         std::vector<Subject*> subs{&tgx, &refx, &kernx};
         if (labx.own_bridge) subs.push_back(&labx);
         run_series("host interfaces", subs, br0, o);

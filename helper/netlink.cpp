@@ -105,6 +105,8 @@ bool Socket::index_in_use(int ifindex) {
 }
 
 bool Socket::name_in_use(const std::string& name) {
+    // Never with CAP_NET_ADMIN effective: for a name that no interface has,
+    // the kernel would then try to load a module "netdev-NAME".
     ifreq ifr{};
     if (name.size() >= sizeof ifr.ifr_name) return false;
     std::memcpy(ifr.ifr_name, name.c_str(), name.size());

@@ -46,7 +46,8 @@ public:
     // Whether an interface has this index: one ioctl, no netlink round
     // trip. Throws on errors other than "no such device".
     bool index_in_use(int ifindex);
-    // Whether an interface has this name (or altname).
+    // Whether an interface has this name (or altname). Call it with
+    // CAP_NET_ADMIN not effective (see netlink.cpp).
     bool name_in_use(const std::string& name);
 
     // Deletes the link with `ifindex`. Returns 0 or the kernel's errno.

@@ -156,8 +156,9 @@ struct Child {
 };
 
 bool has_answered(const Child& c) {
+    // The write end closed: end of file, which poll() reports as POLLHUP.
     pollfd p{c.answered.get(), POLLIN, 0};
-    return ::poll(&p, 1, 0) > 0;
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP)) != 0;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <optional>
 
 #include "error.hpp"
 #include "fault.hpp"
@@ -19,11 +20,26 @@ namespace tapgate::tap {
 
 namespace {
 constexpr const char* tun_path = "/dev/net/tun";
-// Each lost race means another request got a slot or a name; this bounds
-// the retries only against a kernel that keeps saying EBUSY.
+// Each lost race means another request got a slot; this bounds the
+// retries only against a kernel that keeps saying EBUSY.
 constexpr int max_tries = 64;
-// The kernel's own limit for the number a %d stands for.
-constexpr int max_number = 32767;
+// How many numbers for %d tapgate tries itself before it lets the kernel
+// pick (see create()).
+constexpr int walk_limit = 32;
+
+// The name with the lowest number for %d that no interface has, if one of
+// the first `walk_limit` numbers gives it.
+std::optional<std::string> lowest_free_name(const std::string& name_template,
+                                            const std::function<bool(const std::string&)>& name_taken) {
+    const std::size_t at = name_template.find("%d");
+    if (at == std::string::npos) return std::nullopt;
+    for (int n = 0; n < walk_limit; ++n) {
+        std::string name = name_template.substr(0, at) + std::to_string(n) + name_template.substr(at + 2);
+        if (name.size() >= IFNAMSIZ) return std::nullopt;
+        if (!name_taken(name)) return name;
+    }
+    return std::nullopt;
+}
 }  // namespace
 
 Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner,
@@ -46,25 +62,17 @@ Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner,
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
     const bool vnet = want_vnet_hdr && (features & IFF_VNET_HDR);
     if (vnet) ifr.ifr_flags |= IFF_VNET_HDR;
-    // The number for %d is chosen here, not by the kernel: the kernel reads
-    // the name of every interface of the namespace to find the lowest free
-    // one (0.3 ms more per tap at 6000 host interfaces, 1 ms in the bench),
-    // while a lookup of one name is a hash lookup. IFF_TUN_EXCL makes the
-    // kernel refuse, not attach to, a tun device that took the name since.
-    const std::size_t at = name_template.find("%d");
-    if (at == std::string::npos) throw Error("tap name template \"" + name_template + "\" has no %d");
-    const std::string prefix = name_template.substr(0, at), suffix = name_template.substr(at + 2);
-    auto name_for = [&](int number) { return prefix + std::to_string(number) + suffix; };
-    int number = 0;
-    auto next_free_name = [&] {
-        while (number <= max_number && name_for(number).size() < sizeof ifr.ifr_name && name_taken(name_for(number)))
-            ++number;
-        if (number > max_number || name_for(number).size() >= sizeof ifr.ifr_name)
-            throw Error("cannot create a tap device: no free name for \"" + name_template + "\"");
-        const std::string name = name_for(number);
-        std::memset(ifr.ifr_name, 0, sizeof ifr.ifr_name);
-        std::memcpy(ifr.ifr_name, name.c_str(), name.size());
-    };
+    if (name_template.size() >= sizeof ifr.ifr_name)
+        throw Error("tap name template \"" + name_template + "\" is too long");
+    // The number for %d: tapgate looks for the lowest free one itself, a
+    // name lookup each, because the kernel's own %d reads the name of
+    // every interface in the namespace (0.3 ms more per tap at 6000 host
+    // interfaces, 1 ms in the bench). Where that is no cheaper (the first
+    // numbers all taken) or once a concurrent request took the name found,
+    // the kernel picks, atomically. IFF_TUN_EXCL either way: the kernel
+    // makes a new device and never attaches to one that has the name.
+    const std::optional<std::string> ours = lowest_free_name(name_template, name_taken);
+    bool kernel_names = !ours;
     ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_TUN_EXCL);
     // Everything after this addresses the tap by its interface index, and
     // the kernel has no call that tells the index of a tun fd's device:
@@ -79,11 +87,13 @@ Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner,
     // race (EBUSY) still builds and tears down a device under the kernel's
     // RTNL lock: a request that lost its index looks again and takes a
     // random free slot, so that the losers spread out instead of losing
-    // again in step. EBUSY also means the name was taken meanwhile (by
-    // any request, of any user): then the next free name.
+    // again in step. EBUSY also means that the name tapgate chose was
+    // taken meanwhile (by any request, of any user): then the kernel picks.
     bool lost_index = false;
     for (int tries = 0; tries < max_tries && e == EBUSY; ++tries) {
-        next_free_name();
+        const std::string& name = kernel_names ? name_template : *ours;
+        std::memset(ifr.ifr_name, 0, sizeof ifr.ifr_name);
+        std::memcpy(ifr.ifr_name, name.c_str(), name.size());
         if (tries == 0) fault::point("name-chosen");
         const std::vector<int> indexes = free_indexes();
         if (indexes.empty()) break;
@@ -96,7 +106,9 @@ Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner,
             const privileges::NetAdmin raised;
             e = ::ioctl(fd.get(), TUNSETIFF, &ifr) == 0 ? 0 : errno;
         }
-        if (e == EBUSY && !name_taken(ifr.ifr_name)) lost_index = true;
+        if (e != EBUSY) break;
+        if (!kernel_names && name_taken(*ours)) kernel_names = true;
+        else lost_index = true;
     }
     if (e == EBUSY)
         throw Error("cannot create a tap device: none of its interface indexes is free (see Quotas in tapgate.conf(5))");

@@ -131,6 +131,22 @@ name_is tgalice vmtgalice1
 tg_verdict "a name the template would give first is taken: the next one, the other interface untouched"
 tg_release
 ip link del vmtgalice0
+# The lowest free number, with gaps and past the 32 that tapgate looks at
+# itself (then the kernel picks): persistent taps of someone else's hold
+# vmtgalice0, 2, and then 0 to 31.
+ip tuntap add vmtgalice0 mode tap user "$TG_BOB"
+ip tuntap add vmtgalice2 mode tap user "$TG_BOB"
+name_is tgalice vmtgalice1
+name_is tgalice vmtgalice3
+tg_release
+for ((i = 1; i < 32; i++)); do [ $i = 2 ] || ip tuntap add "vmtgalice$i" mode tap user "$TG_BOB"; done
+name_is tgalice vmtgalice32
+for ((i = 0; i < 32; i++)); do
+    [ -e "/sys/class/net/vmtgalice$i/master" ] && tg_problem "vmtgalice$i was put on a bridge"
+done
+tg_release
+for ((i = 0; i < 32; i++)); do ip link del "vmtgalice$i"; done
+tg_verdict "the lowest free number: vmtgalice1 and 3 between others' taps, vmtgalice32 after 32 of them"
 # %i is given room for 10 digits whatever the uid (any uid must fit), so
 # "u%i-%d" (1 + 10 + 1 + 4 for the counter = 16) is refused up front, with
 # file:line, rather than failing only for users with long uids.

@@ -7,28 +7,15 @@
 # Usage: bpdu.py HELPER BRIDGE [SECONDS]; prints "TAP BEFORE AFTER" (the port's state
 # numbers in sysfs: 0 is disabled), exit 0; on a refusal prints "refused"
 # and the helper's exit status, exit 1.
-import fcntl
 import os
-import socket
 import struct
-import subprocess
 import sys
 import time
 
-TUNGETIFF = 0x800454D2  # _IOR('T', 210, unsigned int)
+from qemu_side import take_tap
 
 helper, bridge = sys.argv[1], sys.argv[2]
-ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-fd = theirs.fileno()
-proc = subprocess.Popen([helper, f"--fd={fd}", f"--br={bridge}"], pass_fds=[fd])
-theirs.close()
-_, fds, _, _ = socket.recv_fds(ours, 1, 1)
-status = proc.wait()
-if not fds or status != 0:
-    print(f"refused exit={status}")
-    sys.exit(1)
-tap = fds[0]
-name = fcntl.ioctl(tap, TUNGETIFF, b"\0" * 40)[:16].split(b"\0", 1)[0].decode()
+tap, name = take_tap(helper, bridge)
 state_file = f"/sys/class/net/{name}/brport/state"
 
 

@@ -14,15 +14,14 @@
 import errno
 import fcntl
 import os
-import socket
 import struct
-import subprocess
 import sys
+
+from qemu_side import take_tap
 
 TUNSETIFF = 0x400454CA      # _IOW('T', 202, int)
 TUNSETPERSIST = 0x400454CB  # _IOW('T', 203, int)
 TUNSETOWNER = 0x400454CC    # _IOW('T', 204, int)
-TUNGETIFF = 0x800454D2      # _IOR('T', 210, unsigned int)
 IFF_TAP, IFF_NO_PI = 0x0002, 0x1000
 
 
@@ -44,18 +43,7 @@ if sys.argv[1] == "--attach":
     sys.exit(0)
 
 helper, bridge = sys.argv[1], sys.argv[2]
-ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-fd = theirs.fileno()
-proc = subprocess.Popen([helper, "--use-vnet", f"--fd={fd}", f"--br={bridge}"], pass_fds=[fd])
-theirs.close()
-_, fds, _, _ = socket.recv_fds(ours, 1, 1)
-status = proc.wait()
-if not fds or status != 0:
-    print(f"refused exit={status}")
-    sys.exit(1)
-tap = fds[0]
-ifr = fcntl.ioctl(tap, TUNGETIFF, b"\0" * 40)
-name = ifr[:16].split(b"\0", 1)[0].decode()
+tap, name = take_tap(helper, bridge, vnet=True)
 fcntl.ioctl(tap, TUNSETPERSIST, 1)
 os.close(tap)
 print(name)

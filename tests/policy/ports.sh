@@ -90,6 +90,7 @@ tg_release
 tg_verdict "bpdu_guard, root_block and neigh_suppress on br0's ports, not br1's"
 # BPDU guard at work: with STP on, a guest that sends a BPDU has its port
 # disabled, so it cannot take part in (or take over) the spanning tree.
+tg_user_tool "$here/qemu_side.py" >/dev/null
 BPDU="${PYTHON:-python3} $(tg_user_tool "$here/bpdu.py")"
 ip link set br0 type bridge stp_state 1
 read -r tap before after <<< "$(tg_as tguser $BPDU "$TG_H" br0)"

@@ -8,6 +8,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/tg.sh"
 tg_start "$@"
 tg_helper
+tg_user_tool "$here/qemu_side.py" >/dev/null
 PERSIST="${PYTHON:-python3} $(tg_user_tool "$here/persist.py")"
 tg_bridge br0
 tg_bridge br1

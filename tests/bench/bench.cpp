@@ -47,12 +47,14 @@
 #include <linux/rtnetlink.h>
 #include <pwd.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -62,6 +64,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -74,6 +77,7 @@
 #include <vector>
 
 #include "../tools/recv_fds.hpp"
+#include "send_fd.hpp"
 
 extern char** environ;
 
@@ -131,13 +135,13 @@ constexpr std::size_t nl_align(std::size_t n) { return (n + 3) & ~std::size_t{3}
 
 class LinkRequest {
 public:
-    LinkRequest(std::uint16_t type, int ifindex) {
+    LinkRequest(std::uint16_t type, int ifindex, unsigned char family = AF_UNSPEC) {
         std::memset(buf_, 0, sizeof buf_);
         nlmsghdr h{};
         h.nlmsg_type = type;
         h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
         ifinfomsg ifi{};
-        ifi.ifi_family = AF_UNSPEC;
+        ifi.ifi_family = family;
         ifi.ifi_index = ifindex;
         std::memcpy(buf_, &h, sizeof h);
         std::memcpy(buf_ + nl_align(sizeof h), &ifi, sizeof ifi);
@@ -160,6 +164,19 @@ public:
         len_ += nl_align(a.nla_len);
     }
     void attr_u32(std::uint16_t type, std::uint32_t v) { attr(type, &v, sizeof v); }
+    void attr_u8(std::uint16_t type, std::uint8_t v) { attr(type, &v, sizeof v); }
+    // A nested attribute: open() before its members, close() after.
+    std::size_t open(std::uint16_t type) {
+        const std::size_t at = len_;
+        attr(type | NLA_F_NESTED, nullptr, 0);
+        return at;
+    }
+    void close(std::size_t at) {
+        nlattr a{};
+        std::memcpy(&a, buf_ + at, sizeof a);
+        a.nla_len = static_cast<std::uint16_t>(len_ - at);
+        std::memcpy(buf_ + at, &a, sizeof a);
+    }
     void attr_str(std::uint16_t type, const std::string& s) { attr(type, s.c_str(), s.size() + 1); }
 
     // Sends the request and waits for its ack; 0 or a positive errno.
@@ -299,7 +316,7 @@ std::string verify_tap(int fd, const Bridge& br) {
 
 struct KernelRun {
     Fd tap;
-    double total_ms = 0, setiff_ms = 0, setlink_ms = 0;
+    double total_ms = 0, setiff_ms = 0, setlink_ms = 0, flags_ms = 0;
 };
 
 Fd make_tap(std::string& name_out) {
@@ -325,7 +342,20 @@ void attach(int sock, const std::string& tap, int master, int mtu) {
     if (int e = r.run(sock, next_seq())) throw Failure(errno_text("attaching " + tap, e));
 }
 
-KernelRun kernel_work(const std::string& bridge) {
+// The lab bridges' port settings (run.sh's tapgate.conf: isolated = yes,
+// learning = no), as tapgate sends them: one AF_BRIDGE request.
+void set_lab_port_flags(int sock, const std::string& tap) {
+    ifreq ifr = named(tap);
+    if (::ioctl(sock, SIOCGIFINDEX, &ifr) != 0) throw Failure(errno_text(tap));
+    LinkRequest r(RTM_SETLINK, ifr.ifr_ifindex, AF_BRIDGE);
+    const std::size_t info = r.open(IFLA_PROTINFO);
+    r.attr_u8(IFLA_BRPORT_ISOLATED, 1);
+    r.attr_u8(IFLA_BRPORT_LEARNING, 0);
+    r.close(info);
+    if (int e = r.run(sock, next_seq())) throw Failure(errno_text("port flags of " + tap, e));
+}
+
+KernelRun kernel_work(const std::string& bridge, bool lab_flags = false) {
     KernelRun k;
     const double t0 = now_ms();
     std::string name;
@@ -338,9 +368,12 @@ KernelRun kernel_work(const std::string& bridge) {
     if (::ioctl(nl.get(), SIOCGIFMTU, &ifr) != 0) throw Failure(errno_text(bridge));
     const double t2 = now_ms();
     attach(nl.get(), name, index, ifr.ifr_mtu);
-    nl.reset();
     const double t3 = now_ms();
-    k.total_ms = t3 - t0;
+    if (lab_flags) set_lab_port_flags(nl.get(), name);
+    nl.reset();
+    const double t4 = now_ms();
+    k.total_ms = t4 - t0;
+    k.flags_ms = t4 - t3;
     k.setiff_ms = t1 - t0;
     k.setlink_ms = t3 - t2;
     return k;
@@ -366,6 +399,48 @@ void remove_ports(const std::string& bridge) {
     del.attr_u32(IFLA_GROUP, group);
     if (int e = del.run(nl.get(), next_seq()); e && e != ENODEV)
         throw Failure(errno_text("removing the ports of " + bridge, e));
+}
+
+// The floor server: the service side of the service path's floor (see
+// relay-floor.cpp). A child of the bench with its CAP_NET_ADMIN, serving one
+// connection at a time in-process (no fork, no policy, no privilege change):
+// read the bridge's name, do the kernel work, pass the tap back. What a
+// real service adds to this (learning and becoming the caller, reading its
+// policy, the audit line, isolating requests) can only add to the time.
+constexpr char relay_floor_name[] = "\0tapgate-bench-relay-floor";
+
+void serve_relay_floor(int listener) {
+    for (;;) {
+        Fd conn(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+        if (!conn) continue;
+        char bridge[64] = {};
+        if (::recv(conn.get(), bridge, sizeof bridge - 1, 0) <= 0) continue;
+        KernelRun k = kernel_work(bridge);
+        (void)tgbench::send_fd(conn.get(), k.tap.get());
+    }
+}
+
+// Starts the floor server; it ends with the bench.
+pid_t start_relay_floor() {
+    Fd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, relay_floor_name, sizeof relay_floor_name - 1);
+    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + sizeof relay_floor_name - 1);
+    if (!s || ::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(s.get(), 64) != 0)
+        throw Failure(errno_text("the floor server's socket"));
+    const pid_t pid = ::fork();
+    if (pid < 0) throw Failure(errno_text("fork"));
+    if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        try {
+            serve_relay_floor(s.get());
+        } catch (const Failure& e) {
+            std::fprintf(stderr, "tapgate-bench: floor server: %s\n", e.what());
+        }
+        ::_exit(4);
+    }
+    return pid;
 }
 
 // ---------------------------------------------------------------------------
@@ -483,6 +558,9 @@ struct Subject {
     const struct Bridge* own_bridge = nullptr;
     // Run under no_new_privs: tapgate through the service.
     bool nnp = false;
+    // The in-process floor: with the lab bridges' port flags.
+    bool lab_flags = false;
+    std::vector<double> flags_ms{};
 };
 
 std::string fmt2(double v) {
@@ -528,6 +606,8 @@ struct Options {
     int count = 100;
     std::string bridge = "tgbench0", full_bridge = "tgbench1k", lab_bridge;
     std::string noop_static, noop_dynamic, noop_libs;
+    // The service path's floor: libc-only clients (relay-floor.cpp).
+    std::string relay_floor, relay_floor_static;
     int rounds = 20, batch = 10, warmup = 3;
     int spawners = 8, per_spawner = 25, parallel_rounds = 4;
     int ports = 1000;
@@ -550,7 +630,7 @@ void progress(const char* what, int round, int rounds) {
 // the close. Warm-up runs are checked but not recorded.
 void run_once(Subject& sub, const Bridge& br, const std::string& br_arg, bool record) {
     if (sub.kind == Kind::in_process) {
-        KernelRun k = kernel_work(br.name);
+        KernelRun k = kernel_work(br.name, sub.lab_flags);
         if (auto why = verify_tap(k.tap.get(), br); !why.empty())
             throw Failure(sub.label + ": " + why);
         const double t = now_ms();
@@ -560,6 +640,7 @@ void run_once(Subject& sub, const Bridge& br, const std::string& br_arg, bool re
         sub.spawn_ms.push_back(k.total_ms);
         sub.setiff_ms.push_back(k.setiff_ms);
         sub.setlink_ms.push_back(k.setlink_ms);
+        if (sub.lab_flags) sub.flags_ms.push_back(k.flags_ms);
         return;
     }
     Spawn s = spawn(sub.path, br_arg, sub.nnp);
@@ -903,6 +984,8 @@ Options parse(int argc, char** argv) {
         else if (key == "noop-static") o.noop_static = val;
         else if (key == "noop-dynamic") o.noop_dynamic = val;
         else if (key == "noop-libs") o.noop_libs = val;
+        else if (key == "relay-floor") o.relay_floor = val;
+        else if (key == "relay-floor-static") o.relay_floor_static = val;
         else if (key == "rounds") num(o.rounds);
         else if (key == "batch") num(o.batch);
         else if (key == "warmup") num(o.warmup);
@@ -999,21 +1082,36 @@ int run(int argc, char** argv) {
     Subject st{"floor: exec static no-op", Kind::exec_noop, o.noop_static, {}, {}, {}, {}, {}, {}};
     Subject dyn{"floor: exec dynamic no-op (libc only)", Kind::exec_noop, o.noop_dynamic, {}, {}, {}, {}, {}, {}};
     Subject libs{"no-op with tapgate's libs as .so, 4755", Kind::exec_noop, o.noop_libs, {}, {}, {}, {}, {}, {}};
+    // A helper by the checks (a correct tap), a floor by what it does.
+    Subject relay{"floor: via a service, libc-only client", Kind::helper, o.relay_floor, {}, {}, {}, {}, {}, {}};
+    Subject relay_st{"floor: via a service, static client", Kind::helper, o.relay_floor_static,
+                     {}, {}, {}, {}, {}, {}};
+    pid_t floor_server = -1;
+    if (!relay.path.empty() || !relay_st.path.empty()) floor_server = start_relay_floor();
 
     // The service row: the same 4755 copy, run under no_new_privs.
     Subject svc{"tapgate via the service (no_new_privs)", Kind::helper, o.via_service, {}, {}, {}, {}, {}, {}};
     svc.nnp = true;
     std::optional<Bridge> brlab;
     Subject lab{"tapgate, lab features on (quota, flags, audit)", Kind::helper, o.tapgate, {}, {}, {}, {}, {}, {}};
+    // The kernel's part of a lab request: the same, and the port flags.
+    Subject kernlab{"floor: kernel work in-process, lab port flags", Kind::in_process, {}, {}, {}, {}, {}, {}, {}};
+    kernlab.lab_flags = true;
     std::vector<Subject*> zero{&tg, &ref, &kern};
     if (!o.lab_bridge.empty()) {
         brlab = find_bridge(o.lab_bridge);
         lab.own_bridge = &*brlab;
+        kernlab.own_bridge = &*brlab;
         zero.push_back(&lab);
+        zero.push_back(&kernlab);
     }
-    for (Subject* s : {&svc, &st, &dyn, &libs})
+    for (Subject* s : {&svc, &st, &dyn, &libs, &relay, &relay_st})
         if (!s->path.empty()) zero.push_back(s);
     run_series("0 ports", zero, br0, o);
+    if (floor_server > 0) {
+        ::kill(floor_server, SIGKILL);
+        ::waitpid(floor_server, nullptr, 0);
+    }
 
     struct Parallel {
         const char* label;
@@ -1050,6 +1148,8 @@ int run(int argc, char** argv) {
     Subject labh{"tapgate, lab features on", Kind::helper, o.tapgate, {}, {}, {}, {}, {}, {}};
     Subject refh{ref.label, ref.kind, ref.path, {}, {}, {}, {}, {}, {}};
     Subject kernh{kern.label, kern.kind, kern.path, {}, {}, {}, {}, {}, {}};
+    Subject kernhf{kernlab.label, kernlab.kind, kernlab.path, {}, {}, {}, {}, {}, {}};
+    kernhf.lab_flags = true;
     if (!holders.empty()) {
         brheld = find_bridge(o.held_bridge);
         if (!bridge_ports(brheld->name).empty()) throw Failure("the bridges must start without ports");
@@ -1059,7 +1159,7 @@ int run(int argc, char** argv) {
         if (held_by_others != static_cast<std::size_t>(o.held))
             throw Failure("expected " + std::to_string(o.held) + " ports held by others, found " +
                           std::to_string(held_by_others));
-        run_series("held by others", {&labh, &refh, &kernh}, *brheld, o);
+        run_series("held by others", {&labh, &refh, &kernh, &kernhf}, *brheld, o);
         // In one batch: the holders' closes would wait for RCU once per tap.
         remove_ports(brheld->name);
         end_holders(holders);
@@ -1102,13 +1202,15 @@ int run(int argc, char** argv) {
         for (Subject* s : extra) print_row(s->label, s->spawn_ms, {}, rm, s);
     };
     std::vector<Subject*> floors;
-    for (Subject* s : {&st, &dyn, &libs})
+    for (Subject* s : {&st, &dyn, &libs, &relay, &relay_st})
         if (!s->path.empty()) floors.push_back(s);
     std::vector<Subject*> helpers;
     if (!svc.path.empty()) helpers.push_back(&svc);
     section("0 ports on the bridge", tg, ref, helpers, kern, floors);
     if (lab.own_bridge) {
         print_row(lab.label, lab.spawn_ms, lab.close_ms, summarize(ref.spawn_ms).median, &lab);
+        print_row(kernlab.label, kernlab.spawn_ms, kernlab.close_ms, summarize(ref.spawn_ms).median);
+        print_row("  of which the port flags (AF_BRIDGE RTM_SETLINK)", kernlab.flags_ms, {}, std::nullopt);
         const double plain = summarize(tg.spawn_ms).median;
         std::printf("  %-44s %+.1f%% (median, against tapgate without them)\n", "lab features cost",
                     plain > 0 ? 100.0 * (summarize(lab.spawn_ms).median / plain - 1.0) : 0.0);
@@ -1121,6 +1223,8 @@ int run(int argc, char** argv) {
         std::snprintf(title, sizeof title, "%zu ports on the bridge, made by tapgate for other users who hold them",
                       held_by_others);
         section(title, labh, refh, {}, kernh, {});
+        print_row(kernhf.label, kernhf.spawn_ms, kernhf.close_ms, summarize(refh.spawn_ms).median);
+        print_row("  of which the port flags (AF_BRIDGE RTM_SETLINK)", kernhf.flags_ms, {}, std::nullopt);
     }
     if (o.host_interfaces > 0) {
         std::snprintf(title, sizeof title, "%d unrelated interfaces on the host, 0 ports on the bridge",

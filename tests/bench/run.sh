@@ -34,7 +34,8 @@ if [ -z "${TG_ISOLATED:-}" ] && [ -z "${TG_BENCH_NO_BUILD:-}" ]; then
     ninja -C "$build" -t query helper/tapgated >/dev/null 2>&1 && service=helper/tapgated
     if ninja -C "$build" -t query tests/bench/tapgate-bench >/dev/null 2>&1; then
         ninja -C "$build" helper/tapgate $service tests/bench/tapgate-bench tests/bench/bench-noop-static \
-            tests/bench/bench-noop-dynamic tests/bench/bench-noop-libs >/dev/null
+            tests/bench/bench-noop-dynamic tests/bench/bench-noop-libs tests/bench/bench-relay-floor \
+            tests/bench/bench-relay-floor-static >/dev/null
     else
         ninja -C "$build" helper/tapgate $service >/dev/null
         out=$build/tests/bench
@@ -51,6 +52,10 @@ if [ -z "${TG_ISOLATED:-}" ] && [ -z "${TG_BENCH_NO_BUILD:-}" ]; then
         [ "$out/bench-noop-libs" -nt "$here/noop.cpp" ] ||
             $cxx "${flags[@]}" "${hard[@]}" -o "$out/bench-noop-libs" "$here/noop.cpp" \
                 -Wl,--no-as-needed $(pkg-config --libs libcap-ng libnl-route-3.0)
+        [ "$out/bench-relay-floor" -nt "$here/relay-floor.cpp" ] ||
+            $cxx "${flags[@]}" "${hard[@]}" -Wl,--as-needed -o "$out/bench-relay-floor" "$here/relay-floor.cpp"
+        [ "$out/bench-relay-floor-static" -nt "$here/relay-floor.cpp" ] ||
+            $cxx "${flags[@]}" -static -o "$out/bench-relay-floor-static" "$here/relay-floor.cpp"
     fi
 fi
 
@@ -96,7 +101,8 @@ tapgate=$(tg_setuid_copy "$build/helper/tapgate" tapgate)
 ref=$(tg_setuid_copy "$reference" qemu-bridge-helper)
 # The no-ops go where the user can run them; the one with tapgate's
 # libraries is setuid like tapgate (ld.so's secure mode included).
-install -m 0755 "$bin/bench-noop-static" "$bin/bench-noop-dynamic" "$TG_ROOT/bin/"
+install -m 0755 "$bin/bench-noop-static" "$bin/bench-noop-dynamic" "$bin/bench-relay-floor" \
+    "$bin/bench-relay-floor-static" "$TG_ROOT/bin/"
 libs=$(tg_setuid_copy "$bin/bench-noop-libs" bench-noop-libs)
 # The service row: tapgated as tg_service_start runs it (the build's units,
 # systemd-socket-activate), and the same 4755 copy of tapgate, which the
@@ -123,5 +129,6 @@ env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
     "$bin/tapgate-bench" --tapgate="$tapgate" --reference="$ref" --user="$TG_USER" \
     --bridge=tgbench0 --full-bridge=tgbench1k --lab-bridge=tgbenchlab \
     --noop-static="$TG_ROOT/bin/bench-noop-static" --noop-dynamic="$TG_ROOT/bin/bench-noop-dynamic" \
-    --noop-libs="$libs" "${via_service[@]}" "${held_args[@]}" ${TG_BENCH_ARGS:-} "$@" ||
+    --noop-libs="$libs" --relay-floor="$TG_ROOT/bin/bench-relay-floor" \
+    --relay-floor-static="$TG_ROOT/bin/bench-relay-floor-static" "${via_service[@]}" "${held_args[@]}" ${TG_BENCH_ARGS:-} "$@" ||
     { rc=$?; [ -s "$TG_ROOT/service.log" ] && sed 's/^/service: /' "$TG_ROOT/service.log" >&2; exit $rc; }

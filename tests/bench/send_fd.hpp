@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// One byte with one fd, as the helper contract passes a tap (libc only:
+// relay-floor.cpp must not load libstdc++).
+#pragma once
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace tgbench {
+
+inline bool send_fd(int sock, int fd) {
+    char byte = 0;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    iovec iov{&byte, 1};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    return ::sendmsg(sock, &m, MSG_NOSIGNAL) == 1;
+}
+
+}  // namespace tgbench

@@ -18,7 +18,10 @@ struct Record {
     uid_t uid = 0;
     std::string user;  // empty until looked up
     pid_t pid = 0;     // the caller's (the socket's peer), 0 if unknown
-    const char* via = "setuid";  // the front-end: "setuid" (or file capability, or root), "service"
+    // The front-end: "setuid" (or file capability, or root), "service";
+    // "unprivileged" for what a tapgate that could not make taps refused
+    // itself.
+    const char* via = "setuid";
     std::string bridge;
     std::string tap;
     unsigned vlan = 0;

@@ -186,6 +186,9 @@ int run(const std::vector<std::string>& argv, audit::Record& rec, bool& helper_m
     // tells it about the caller is the caller.
     std::optional<std::string> no_taps;
     if (helper_mode || mode == args::Mode::explain) no_taps = privileges::why_no_taps(caller_nnp);
+    // What this process refuses itself then (a bad command line or --fd, no
+    // service to ask) came by neither front-end: the audit line says so.
+    if (no_taps) rec.via = "unprivileged";
     if (!helper_mode) {
         const bool root_admin = ::getuid() == 0 && (mode == args::Mode::list || mode == args::Mode::remove);
         if (!root_admin) privileges::drop_all();

@@ -19,9 +19,9 @@ tg_syslog_start
 # pid is that of the tapgate that asked the service (tg-spawn's child),
 # not tg-spawn's: VIA and CALLER say what a served request's line carries.
 # Refusals that tapgate makes itself before it asks (a malformed command
-# line, a bad --fd) say via=setuid either way.
-VIA=setuid
-tg_via_service && VIA=service
+# line, a bad --fd) say via=unprivileged there: no privilege was used.
+VIA=setuid SELF=setuid
+tg_via_service && VIA=service SELF=unprivileged
 
 # logged PRI BODY: the one new line is "<PRI>Mmm dd hh:mm:ss tapgate[N]: BODY".
 logged() {
@@ -127,7 +127,7 @@ tg_syslog_new 1
 tg_verdict "syslog = no: no line for a bad --fd, a bad command line, or a file with other errors"
 tg_release
 tg_spawn tguser -- "$TG_H" --bogus; tg_expect_refusal "unknown option"
-logged 85 "refused: user=? uid=$TG_UID pid=? via=setuid bridge=? reason=\"unknown option \x22--bogus\x22 (see tapgate --help)\""
+logged 85 "refused: user=? uid=$TG_UID pid=? via=$SELF bridge=? reason=\"unknown option \x22--bogus\x22 (see tapgate --help)\""
 tg_verdict "a malformed command line is logged as a refusal"
 tg_release
 tg_conf "[global]" "syslog_facility = local3"
@@ -136,7 +136,7 @@ logged 158 "granted: user=tgalice uid=$TG_ALICE_UID pid=$CALLER via=$VIA bridge=
 req tgalice --br brnone; tg_expect_refusal "does not exist"
 logged 157 "refused: user=tgalice uid=$TG_ALICE_UID pid=$CALLER via=$VIA bridge=brnone rule=$A:1 reason=\"bridge brnone does not exist\""
 tg_spawn tguser --fd-kind pipe --fd-num 7 -- "$TG_H"; tg_expect_refusal "not a socket"
-logged 157 "refused: user=? uid=$TG_UID pid=? via=setuid bridge=br0 reason=\"--fd=7: not a socket\""
+logged 157 "refused: user=? uid=$TG_UID pid=? via=$SELF bridge=br0 reason=\"--fd=7: not a socket\""
 tg_verdict "syslog_facility = local3: <158> for a grant, <157> for a refusal, a bad --fd too"
 # A helper that cannot give up its privileges does not read tapgate.conf
 # with them: its refusal goes out with the defaults, whatever the file says.

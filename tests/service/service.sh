@@ -109,10 +109,15 @@ tg_verdict "--explain through the service: \"answered by the tapgate service\", 
 
 # --- without the service ------------------------------------------------------------
 tg_service_stop
+tg_syslog_new 0
 tg_spawn "$TG_USER" -- "${NNP[@]}"
 tg_expect_refusal "cannot create a tap device: no_new_privs is set, so the kernel ignores tapgate's setuid bit; the tapgate service can serve such callers: systemctl start tapgate.socket"
 [ "$(tg_lines "$TG_ERR")" = 1 ] || tg_problem "not one line"
-tg_verdict "no service: a copy under no_new_privs says so and names tapgate.socket"
+# No privilege served it, and no service: neither front-end's name.
+tg_syslog_new 1
+[[ $TG_NEW == *"refused: user=? uid=$TG_UID pid=? via=unprivileged bridge=br0 reason=\"cannot create a tap device: no_new_privs is set"* ]] ||
+    tg_problem "audit line: $TG_NEW"
+tg_verdict "no service: a copy under no_new_privs says so and names tapgate.socket; logged via=unprivileged"
 tg_spawn "$TG_USER" -- "$TG_H"
 tg_expect_refusal "cannot create a tap device: tapgate has no CAP_NET_ADMIN (install it setuid root or with cap_net_admin+ep); the tapgate service can serve such callers: systemctl start tapgate.socket"
 [ "$(tg_lines "$TG_ERR")" = 1 ] || tg_problem "not one line"

@@ -454,6 +454,7 @@ RPM_PID=
 rpm_build_start() {
     (
         HOME=$P/home rpmbuild -bb --nodeps --load="$TREE/tests/package/meson.macros" \
+            --load="$TREE/tests/package/systemd.macros" \
             --define "_topdir $P/rpm" --define "_tmppath $TMPDIR" \
             "$TREE/packaging/rpm/tapgate.spec" > "$P/rpmbuild.log" 2>&1 &
         trap 'kill $!' TERM
@@ -487,6 +488,17 @@ rpm_check() {
     done
     tg_verdict "RPM: the two units and the four man pages"
     tg_check "RPM: nothing under /etc" eval '! grep -q " /etc/" <<< "$list"'
+    # A running tapgated must not keep an upgraded-away binary: the upgrade
+    # restarts the service (the socket stays: it carries no code).
+    f=$(HOME=$P/home rpm -qp --scripts "$rpm" | sed -n '/^postuninstall scriptlet/,/scriptlet/p')
+    [[ $f == *"if [ \$1 -ge 1 ]; then systemctl try-restart tapgate.service "* ]] ||
+        tg_problem "postuninstall does not restart tapgate.service on upgrade: $f"
+    [[ $f != *"try-restart"*"tapgate.socket"* ]] || tg_problem "postuninstall restarts the socket: $f"
+    tg_verdict "RPM: an upgrade restarts tapgate.service if it runs (postuninstall, \$1 >= 1), not the socket"
+    f=$(HOME=$P/home rpm -qp --scripts "$rpm" | sed -n '/^preuninstall scriptlet/,/scriptlet/p')
+    [[ $f == *"if [ \$1 -eq 0 ]; then systemctl --no-reload disable --now tapgate.socket tapgate.service "* ]] ||
+        tg_problem "preuninstall does not stop both units on erase: $f"
+    tg_verdict "RPM: an erase disables and stops tapgate.socket and tapgate.service (preuninstall, \$1 = 0)"
 }
 # A test that ends early takes its build along (still running while it
 # has written no status: its pid is still its own).

@@ -88,9 +88,8 @@ int first_slot(uid_t uid, int bridge_ifindex);
 // Slot k (0 <= k < slots) of the range that starts at `first`.
 int slot_index(int first, int k);
 
-// The user's free slots on the bridge, lowest first, without counting:
-// for a request without a quota, which needs an index only.
-std::vector<int> free_slots(netlink::Socket& nl, uid_t uid, int bridge_ifindex, std::size_t wanted = 16);
+// Up to `wanted` of the user's free slots on the bridge, lowest first.
+std::vector<int> free_slots(netlink::Socket& nl, uid_t uid, int bridge_ifindex, std::size_t wanted);
 
 // Taps on the bridge `bridge_ifindex` that tapgate made for `uid`,
 // persistent ones included. With `enough`, stops once that many are found:

@@ -118,7 +118,7 @@ tap::Tap serve(Files& files, const settings::Settings& conf, const std::string& 
                     std::to_string(counted.size()) + ") to record them on the tap");
     const bool more = port::any(port);
     tap::Tap tap = tap::create(settings::expand_name(p.settings.name_template(), p.caller), use_vnet, rec.uid,
-                               [&] { return quota::free_slots(nl, rec.uid, br.ifindex); },
+                               [&](std::size_t wanted) { return quota::free_slots(nl, rec.uid, br.ifindex, wanted); },
                                [&](const std::string& name) { return nl.name_in_use(name); });
     rec.tap = tap.name;
     fault::point("after-tap");

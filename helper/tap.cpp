@@ -26,6 +26,8 @@ constexpr int max_tries = 64;
 // How many numbers for %d tapgate tries itself before it lets the kernel
 // pick (see create()).
 constexpr int walk_limit = 32;
+// How many free slots a request that lost its index picks from at random.
+constexpr std::size_t spread_over = 16;
 
 // The name with the lowest number for %d that no interface has, if one of
 // the first `walk_limit` numbers gives it.
@@ -43,7 +45,7 @@ std::optional<std::string> lowest_free_name(const std::string& name_template,
 }  // namespace
 
 Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner,
-           const std::function<std::vector<int>()>& free_indexes,
+           const std::function<std::vector<int>(std::size_t wanted)>& free_indexes,
            const std::function<bool(const std::string&)>& name_taken) {
     // The fd goes to QEMU, which may exec other programs: close-on-exec
     // applies to this process only and does not travel with SCM_RIGHTS.
@@ -95,7 +97,9 @@ Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner,
         std::memset(ifr.ifr_name, 0, sizeof ifr.ifr_name);
         std::memcpy(ifr.ifr_name, name.c_str(), name.size());
         if (tries == 0) fault::point("name-chosen");
-        const std::vector<int> indexes = free_indexes();
+        // Uncontended, the lowest free slot is all it takes: one probe, not
+        // one per slot that a loser could spread over.
+        const std::vector<int> indexes = free_indexes(lost_index ? spread_over : 1);
         if (indexes.empty()) break;
         std::uint16_t r = 0;
         const bool spread = lost_index && ::getrandom(&r, sizeof r, GRND_NONBLOCK) == sizeof r;

@@ -24,13 +24,15 @@ struct Tap {
 // Opens /dev/net/tun and creates a tap from `name_template` ("tap%d"):
 // IFF_TAP | IFF_NO_PI, plus IFF_VNET_HDR when `want_vnet_hdr` and the
 // kernel offers it, named with the lowest number for %d that no interface
-// has (`name_taken` tells), with the first index `free_indexes()` offers
-// that is still free when the tap is made (it is asked again when others
-// took them all meanwhile; empty: none left) as its interface index (see
-// quota::first_slot), and `owner` as its tun owner, the only user who may
-// attach to it by name once it is persistent. Throws tapgate::Error.
+// has (`name_taken` tells), with an index that `free_indexes(wanted)`
+// offers (up to `wanted` of them, lowest first; empty: none left) and is
+// still free when the tap is made as its interface index (see
+// quota::first_slot): the lowest at first, a random one of several after
+// a concurrent request took it. `owner` becomes its tun owner, the only
+// user who may attach to it by name once it is persistent. Throws
+// tapgate::Error.
 Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner,
-           const std::function<std::vector<int>()>& free_indexes,
+           const std::function<std::vector<int>(std::size_t wanted)>& free_indexes,
            const std::function<bool(const std::string&)>& name_taken);
 
 }  // namespace tapgate::tap

@@ -78,6 +78,7 @@ std::optional<fdpass::Message> ask(const wire::Request& req) {
             if (m.text.empty()) throw;
         }
         if (m.too_long) throw Error("its reply is too long");
+        if (m.text.empty()) throw Error("it closed the connection");
         return m;
     } catch (const Error& e) {
         throw Error(std::string("the tapgate service did not answer: ") + e.what());
@@ -90,7 +91,8 @@ bool request_tap(int sock, const std::string& bridge, bool use_vnet) {
     auto m = ask({false, use_vnet, bridge});
     if (!m) return false;
     const wire::Reply reply = wire::decode_reply(m->text);
-    if (reply.kind == wire::Reply::Kind::refused) throw Error(reply.text);
+    if (reply.kind == wire::Reply::Kind::refused) throw Refused(reply.text);
+    if (reply.kind == wire::Reply::Kind::declined) throw Error(reply.text);
     if (reply.kind != wire::Reply::Kind::ok || !m->fd)
         throw Error("the tapgate service answered without a tap");
     fdpass::send(sock, m->fd.get());
@@ -101,7 +103,8 @@ std::optional<int> explain(std::FILE* out, const std::string& bridge) {
     auto m = ask({true, false, bridge});
     if (!m) return std::nullopt;
     const wire::Reply reply = wire::decode_reply(m->text);
-    if (reply.kind == wire::Reply::Kind::refused) throw Error(reply.text);
+    if (reply.kind == wire::Reply::Kind::refused || reply.kind == wire::Reply::Kind::declined)
+        throw Error(reply.text);
     if (reply.kind != wire::Reply::Kind::explain) throw Error("the tapgate service answered out of turn");
     std::fputs(reply.text.c_str(), out);
     return reply.status;

@@ -11,12 +11,22 @@
 #include <optional>
 #include <string>
 
+#include "error.hpp"
+
 namespace tapgate::client {
 
+// A refusal the service made and logged: this process must not log it
+// again.
+class Refused : public Error {
+public:
+    using Error::Error;
+};
+
 // Asks the service for a tap on `bridge` and sends it to `sock` (the
-// caller's --fd). Returns false if no service listens; throws
-// tapgate::Error with the service's refusal, or what went wrong on the
-// way.
+// caller's --fd). Returns false if no service listens; throws Refused with
+// the service's refusal, or tapgate::Error with what went wrong on the way
+// (the service declined the request, did not answer, or the tap could not
+// be passed on), which nobody has logged.
 bool request_tap(int sock, const std::string& bridge, bool use_vnet);
 
 // Asks the service for --explain about `bridge` and prints its answer to

@@ -124,17 +124,19 @@ int run_request(Start& st, const std::optional<std::string>& no_taps, audit::Rec
     // NSS modules run in here).
     process::close_fds_except({opt ? opt->fd.value_or(-1) : -1, st.lock.get()});
     if (no_taps && !st.early) {
-        // A bad --fd is refused here, under tapgate.conf's log settings,
-        // as the setuid path refuses it.
+        // What the service did not log (a bad --fd, a request it declined
+        // or never answered, a tap that could not be passed on) is refused
+        // below, under tapgate.conf's log settings, as the setuid path
+        // refuses it.
         try {
             fdpass::check_socket(*opt->fd);
-            // The service logs the request; this process only passes it on.
-            rec.enabled = false;
+            rec.pid = fdpass::peer_pid(*opt->fd);
             if (client::request_tap(*opt->fd, *opt->bridge, opt->use_vnet)) return 0;
-            rec.enabled = true;
+        } catch (const client::Refused&) {
+            rec.enabled = false;
+            throw;
         } catch (const Error& e) {
-            if (rec.enabled) st.early = e;
-            else throw;
+            st.early = e;
         }
     }
     // Files are read as the real user: per-user include files rely on it,

@@ -126,7 +126,7 @@ int serve(int conn, const State& st, pid_t service) {
         // the kernel would not say who connected, or the reply could not
         // be sent.
         try {
-            reply(conn, {wire::Reply::Kind::refused, e.what(), 1});
+            reply(conn, {wire::Reply::Kind::declined, e.what(), 1});
         } catch (const std::exception&) {
         }
         report::failure(e.what(), "tapgated");
@@ -142,8 +142,10 @@ int serve(int conn, const State& st, pid_t service) {
 }
 
 // Tells a client it will not be served, without waiting for it to read.
+// Declined, not refused: the client logs it, under the caller's tapgate.conf,
+// which this process does not read.
 void turn_away(int conn, const std::string& why) {
-    const std::string line = wire::encode(wire::Reply{wire::Reply::Kind::refused, why, 1});
+    const std::string line = wire::encode(wire::Reply{wire::Reply::Kind::declined, why, 1});
     (void)!::send(conn, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 

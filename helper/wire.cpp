@@ -48,6 +48,7 @@ std::string encode(const Reply& r) {
     switch (r.kind) {
     case Reply::Kind::ok: return "ok\n";
     case Reply::Kind::refused: return "refused " + r.text + "\n";
+    case Reply::Kind::declined: return "declined " + r.text + "\n";
     case Reply::Kind::explain: return "explain " + std::to_string(r.status) + "\n" + r.text;
     }
     return {};
@@ -63,6 +64,9 @@ Reply decode_reply(std::string_view text) {
     } else if (first.substr(0, 8) == "refused " && nl + 1 == text.size()) {
         r.kind = Reply::Kind::refused;
         r.text = std::string(first.substr(8));
+    } else if (first.substr(0, 9) == "declined " && nl + 1 == text.size()) {
+        r.kind = Reply::Kind::declined;
+        r.text = std::string(first.substr(9));
     } else if (first == "explain 0" || first == "explain 1") {
         r.kind = Reply::Kind::explain;
         r.status = first.back() - '0';

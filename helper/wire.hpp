@@ -8,7 +8,9 @@
 //   request  "tapgate/1 tap vnet BRIDGE\n", "tapgate/1 tap novnet BRIDGE\n"
 //            or "tapgate/1 explain BRIDGE\n"
 //   reply    "ok\n" with the tap's fd attached,
-//            "refused MESSAGE\n", or
+//            "refused MESSAGE\n" (the service logged the refusal),
+//            "declined MESSAGE\n" (it did not take up the request, and
+//            logged nothing: the helper that asked logs the refusal), or
 //            "explain STATUS\n" followed by the text --explain prints
 //
 // Anything else, anything longer, or a request with fds attached, is
@@ -35,7 +37,7 @@ std::string encode(const Request& r);
 Request decode(std::string_view line);
 
 struct Reply {
-    enum class Kind { ok, refused, explain } kind = Kind::refused;
+    enum class Kind { ok, refused, declined, explain } kind = Kind::refused;
     std::string text;  // the refusal, or what --explain prints
     int status = 1;    // --explain's exit status
 };

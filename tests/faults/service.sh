@@ -4,11 +4,11 @@
 # tapgated, started with TAPGATE_FAULT=STEP:hang, holds the child serving
 # a request at STEP (without stopping it: the service ends a stopped child
 # at once); then the service's main process is killed, with SIGKILL (a
-# crash) or SIGTERM (systemctl stop). The caller must see a clear refusal
-# (after-send: its tap), nothing may be left (no tap, no child, bridge
-# ports unchanged), the quota lock must be free (a request of the same
-# user under quota 1 is granted by the service started again), and the
-# restarted service serves. Then a child killed while it holds the quota
+# crash) or SIGTERM (systemctl stop). The caller must see a clear refusal,
+# logged by the tapgate that asked (after-send: its tap), nothing may be
+# left (no tap, no child, bridge ports unchanged), the quota lock must be
+# free (a request of the same user under quota 1 is granted by the service
+# started again), and the restarted service serves. Then a child killed while it holds the quota
 # lock, the service running on: the next request takes the lock.
 #
 # Env (meson sets them): TAPGATE_BUILD_ROOT (a fault-injection build),
@@ -23,6 +23,7 @@ SECONDS=0
 tg_bridge_with_port br0 1500
 tg_acl "allow br0"
 tg_conf "[bridge br0]" "quota = 1"
+tg_syslog_start
 tg_state_baseline
 
 # hang_line STEP: the line a child held at STEP writes to the service's
@@ -70,6 +71,7 @@ for step in "${STEPS[@]}"; do
         tg_service_stop
         tg_service_start "TAPGATE_FAULT=$step:hang"
         mark "$step"
+        tg_syslog_new 0
         request
         held "$step"
         tg_service_stop "$sig"
@@ -86,6 +88,13 @@ for step in "${STEPS[@]}"; do
                 tg_problem "want one 'tapgate: ' line"
         fi
         said=${TG_ERR#tapgate: }
+        # The service never logged the request it did not finish: the
+        # tapgate that asked logs the refusal.
+        if [ "$step" != after-send ]; then
+            tg_syslog_new 1
+            [[ $TG_NEW == *"refused: user=? uid=$TG_UID pid="[0-9]*" via=unprivileged bridge=br0 reason=\"${said:0:40}"* ]] ||
+                tg_problem "audit line: $TG_NEW"
+        fi
         [ "$sig" = TERM ] && [ "$status" != 0 ] && tg_problem "the service exited $status on SIGTERM, want 0"
         tg_wait 2 service_children_gone || tg_problem "a child of the killed service is still there"
         tg_taps

@@ -10,7 +10,8 @@ once, from several users.
 
 Each connection prints one line when it ends:
   reply=ok fds=N tap=NAME ms=T       a tap came (closed at once, or after --hold)
-  reply=refused ms=T text=MESSAGE    a refusal
+  reply=refused ms=T text=MESSAGE    a refusal (the service logged it)
+  reply=declined ms=T text=MESSAGE   turned away (the asker logs it)
   reply=explain ms=T status=S        an --explain answer
   reply=eof ms=T                     closed without a word
   reply=error ms=T text=WHAT         anything else (a reset before any reply,
@@ -160,6 +161,8 @@ class Conn:
                 len(self.fds), tap_name(self.fds[0]) if self.fds else "-", self.ms())
         elif first.startswith("refused "):
             self.done = "reply=refused ms=%d text=%s" % (self.ms(), first[8:])
+        elif first.startswith("declined "):
+            self.done = "reply=declined ms=%d text=%s" % (self.ms(), first[9:])
         elif first.startswith("explain "):
             self.done = "reply=explain ms=%d status=%s" % (self.ms(), first[8:])
         elif not text:

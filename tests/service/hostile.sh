@@ -20,6 +20,7 @@ SCR=$TG_ROOT/scratch
 CLIENT="${PYTHON:-python3} $(tg_user_tool "$here/client.py")"
 tg_bridge br0
 tg_acl "allow br0"
+tg_syslog_start
 
 # client USER [client.py options]: one run of client.py against the socket
 # as USER; its lines in OUT.
@@ -118,9 +119,14 @@ flood() {
     after "8 silent connections of one user: $desc"
 }
 ninth() {
+    tg_syslog_new 0
     tg_spawn "$TG_USER" -- "$@"
     tg_expect_refusal "$BUSY"
     [ "$(tg_lines "$TG_ERR")" = 1 ] || tg_problem "not one line"
+    # The service turned it away unlogged; the tapgate that asked logs it.
+    tg_syslog_new 1
+    [[ $TG_NEW == *"refused: user=? uid=$TG_UID pid="[0-9]*" via=unprivileged bridge=br0 reason=\"$BUSY\""* ]] ||
+        tg_problem "audit line: $TG_NEW"
 }
 ninth_and_alice() {
     ninth "$TG_H"

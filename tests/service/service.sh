@@ -115,7 +115,7 @@ tg_expect_refusal "cannot create a tap device: no_new_privs is set, so the kerne
 [ "$(tg_lines "$TG_ERR")" = 1 ] || tg_problem "not one line"
 # No privilege served it, and no service: neither front-end's name.
 tg_syslog_new 1
-[[ $TG_NEW == *"refused: user=? uid=$TG_UID pid=? via=unprivileged bridge=br0 reason=\"cannot create a tap device: no_new_privs is set"* ]] ||
+[[ $TG_NEW == *"refused: user=? uid=$TG_UID pid="[0-9]*" via=unprivileged bridge=br0 reason=\"cannot create a tap device: no_new_privs is set"* ]] ||
     tg_problem "audit line: $TG_NEW"
 tg_verdict "no service: a copy under no_new_privs says so and names tapgate.socket; logged via=unprivileged"
 tg_spawn "$TG_USER" -- "$TG_H"

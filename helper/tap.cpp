@@ -97,8 +97,8 @@ Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner,
         std::memset(ifr.ifr_name, 0, sizeof ifr.ifr_name);
         std::memcpy(ifr.ifr_name, name.c_str(), name.size());
         if (tries == 0) fault::point("name-chosen");
-        // Uncontended, the lowest free slot is all it takes: one probe, not
-        // one per slot that a loser could spread over.
+        // Uncontended, the lowest free slot is all it takes: the probes stop
+        // there instead of going on to the 16 a loser spreads over.
         const std::vector<int> indexes = free_indexes(lost_index ? spread_over : 1);
         if (indexes.empty()) break;
         std::uint16_t r = 0;

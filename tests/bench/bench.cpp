@@ -160,7 +160,7 @@ public:
         a.nla_len = static_cast<std::uint16_t>(sizeof a + size);
         if (len_ + nl_align(a.nla_len) > sizeof buf_) throw Failure("netlink request too large");
         std::memcpy(buf_ + len_, &a, sizeof a);
-        std::memcpy(buf_ + len_ + sizeof a, data, size);
+        if (size) std::memcpy(buf_ + len_ + sizeof a, data, size);
         len_ += nl_align(a.nla_len);
     }
     void attr_u32(std::uint16_t type, std::uint32_t v) { attr(type, &v, sizeof v); }
@@ -369,10 +369,12 @@ KernelRun kernel_work(const std::string& bridge, bool lab_flags = false) {
     const double t2 = now_ms();
     attach(nl.get(), name, index, ifr.ifr_mtu);
     const double t3 = now_ms();
+    // Here after the port is up, where tapgate sends them before: the row
+    // shows what the request costs the kernel at this port count.
     if (lab_flags) set_lab_port_flags(nl.get(), name);
-    nl.reset();
     const double t4 = now_ms();
-    k.total_ms = t4 - t0;
+    nl.reset();
+    k.total_ms = now_ms() - t0;
     k.flags_ms = t4 - t3;
     k.setiff_ms = t1 - t0;
     k.setlink_ms = t3 - t2;
@@ -407,11 +409,10 @@ void remove_ports(const std::string& bridge) {
 // read the bridge's name, do the kernel work, pass the tap back. What a
 // real service adds to this (learning and becoming the caller, reading its
 // policy, the audit line, isolating requests) can only add to the time.
-constexpr char relay_floor_name[] = "\0tapgate-bench-relay-floor";
-
 void serve_relay_floor(int listener) {
     for (;;) {
         Fd conn(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+        if (!conn && errno != EINTR && errno != ECONNABORTED) throw Failure(errno_text("accept"));
         if (!conn) continue;
         char bridge[64] = {};
         if (::recv(conn.get(), bridge, sizeof bridge - 1, 0) <= 0) continue;
@@ -425,8 +426,9 @@ pid_t start_relay_floor() {
     Fd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, relay_floor_name, sizeof relay_floor_name - 1);
-    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + sizeof relay_floor_name - 1);
+    constexpr auto& name = tgbench::relay_floor_name;
+    std::memcpy(addr.sun_path, name, sizeof name - 1);
+    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + sizeof name - 1);
     if (!s || ::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(s.get(), 64) != 0)
         throw Failure(errno_text("the floor server's socket"));
     const pid_t pid = ::fork();

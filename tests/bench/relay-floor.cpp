@@ -18,12 +18,6 @@
 
 #include "send_fd.hpp"
 
-namespace {
-
-constexpr char name[] = "\0tapgate-bench-relay-floor";
-
-}  // namespace
-
 int main(int argc, char** argv) {
     int out = -1;
     const char* bridge = nullptr;
@@ -35,6 +29,7 @@ int main(int argc, char** argv) {
     const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
+    constexpr auto& name = tgbench::relay_floor_name;
     std::memcpy(addr.sun_path, name, sizeof name - 1);
     const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + sizeof name - 1);
     if (s < 0 || ::connect(s, reinterpret_cast<sockaddr*>(&addr), len) != 0) return 3;

@@ -43,7 +43,7 @@ if [ -z "${TG_ISOLATED:-}" ] && [ -z "${TG_BENCH_NO_BUILD:-}" ]; then
         cxx=${CXX:-c++}
         flags=(-std=c++20 -O2 -g -Wall -Wextra -Wshadow -Wconversion -Wold-style-cast)
         hard=(-fPIE -pie -Wl,-z,relro -Wl,-z,now)
-        [ "$out/tapgate-bench" -nt "$here/bench.cpp" ] ||
+        [ "$out/tapgate-bench" -nt "$here/bench.cpp" ] && [ "$out/tapgate-bench" -nt "$here/send_fd.hpp" ] ||
             $cxx "${flags[@]}" "${hard[@]}" -o "$out/tapgate-bench" "$here/bench.cpp"
         [ "$out/bench-noop-static" -nt "$here/noop.cpp" ] ||
             $cxx "${flags[@]}" -static -o "$out/bench-noop-static" "$here/noop.cpp"
@@ -52,9 +52,10 @@ if [ -z "${TG_ISOLATED:-}" ] && [ -z "${TG_BENCH_NO_BUILD:-}" ]; then
         [ "$out/bench-noop-libs" -nt "$here/noop.cpp" ] ||
             $cxx "${flags[@]}" "${hard[@]}" -o "$out/bench-noop-libs" "$here/noop.cpp" \
                 -Wl,--no-as-needed $(pkg-config --libs libcap-ng libnl-route-3.0)
-        [ "$out/bench-relay-floor" -nt "$here/relay-floor.cpp" ] ||
+        [ "$out/bench-relay-floor" -nt "$here/relay-floor.cpp" ] && [ "$out/bench-relay-floor" -nt "$here/send_fd.hpp" ] ||
             $cxx "${flags[@]}" "${hard[@]}" -Wl,--as-needed -o "$out/bench-relay-floor" "$here/relay-floor.cpp"
-        [ "$out/bench-relay-floor-static" -nt "$here/relay-floor.cpp" ] ||
+        [ "$out/bench-relay-floor-static" -nt "$here/relay-floor.cpp" ] &&
+            [ "$out/bench-relay-floor-static" -nt "$here/send_fd.hpp" ] ||
             $cxx "${flags[@]}" -static -o "$out/bench-relay-floor-static" "$here/relay-floor.cpp"
     fi
 fi

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// One byte with one fd, as the helper contract passes a tap (libc only:
-// relay-floor.cpp must not load libstdc++).
+// What the service floor's client and server share (libc only:
+// relay-floor.cpp must not load libstdc++): the socket's name, and one
+// byte with one fd, as the helper contract passes a tap.
 #pragma once
 #include <sys/socket.h>
 
 #include <cstring>
 
 namespace tgbench {
+
+// The floor server's abstract socket, in the bench's network namespace.
+inline constexpr char relay_floor_name[] = "\0tapgate-bench-relay-floor";
 
 inline bool send_fd(int sock, int fd) {
     char byte = 0;

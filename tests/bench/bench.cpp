@@ -424,11 +424,8 @@ void serve_relay_floor(int listener) {
 // Starts the floor server; it ends with the bench.
 pid_t start_relay_floor() {
     Fd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    constexpr auto& name = tgbench::relay_floor_name;
-    std::memcpy(addr.sun_path, name, sizeof name - 1);
-    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + sizeof name - 1);
+    sockaddr_un addr;
+    const socklen_t len = tgbench::relay_floor_address(addr);
     if (!s || ::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(s.get(), 64) != 0)
         throw Failure(errno_text("the floor server's socket"));
     const pid_t pid = ::fork();

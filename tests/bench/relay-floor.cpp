@@ -12,7 +12,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
@@ -27,11 +26,8 @@ int main(int argc, char** argv) {
     }
     if (out < 0 || !bridge || std::strlen(bridge) >= 64) return 2;
     const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    constexpr auto& name = tgbench::relay_floor_name;
-    std::memcpy(addr.sun_path, name, sizeof name - 1);
-    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + sizeof name - 1);
+    sockaddr_un addr;
+    const socklen_t len = tgbench::relay_floor_address(addr);
     if (s < 0 || ::connect(s, reinterpret_cast<sockaddr*>(&addr), len) != 0) return 3;
     if (::send(s, bridge, std::strlen(bridge) + 1, MSG_NOSIGNAL) < 0) return 4;
 

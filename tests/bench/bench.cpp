@@ -607,6 +607,8 @@ struct Options {
     std::string noop_static, noop_dynamic, noop_libs;
     // The service path's floor: libc-only clients (relay-floor.cpp).
     std::string relay_floor, relay_floor_static;
+    // The floor under tapgate's own work (rules-floor.cpp), linked as it is.
+    std::string rules_floor;
     int rounds = 20, batch = 10, warmup = 3;
     int spawners = 8, per_spawner = 25, parallel_rounds = 4;
     int ports = 1000;
@@ -985,6 +987,7 @@ Options parse(int argc, char** argv) {
         else if (key == "noop-libs") o.noop_libs = val;
         else if (key == "relay-floor") o.relay_floor = val;
         else if (key == "relay-floor-static") o.relay_floor_static = val;
+        else if (key == "rules-floor") o.rules_floor = val;
         else if (key == "rounds") num(o.rounds);
         else if (key == "batch") num(o.batch);
         else if (key == "warmup") num(o.warmup);
@@ -1085,6 +1088,8 @@ int run(int argc, char** argv) {
     Subject relay{"floor: via a service, libc-only client", Kind::helper, o.relay_floor, {}, {}, {}, {}, {}, {}};
     Subject relay_st{"floor: via a service, static client", Kind::helper, o.relay_floor_static,
                      {}, {}, {}, {}, {}, {}};
+    // A helper by the checks, the least that keeps tapgate's behaviour.
+    Subject rules{"floor: tapgate's required steps only", Kind::helper, o.rules_floor, {}, {}, {}, {}, {}, {}};
     pid_t floor_server = -1;
     if (!relay.path.empty() || !relay_st.path.empty()) floor_server = start_relay_floor();
 
@@ -1096,15 +1101,19 @@ int run(int argc, char** argv) {
     // The kernel's part of a lab request: the same, and the port flags.
     Subject kernlab{"floor: kernel work in-process, lab port flags", Kind::in_process, {}, {}, {}, {}, {}, {}, {}};
     kernlab.lab_flags = true;
+    Subject ruleslab{"floor: tapgate's required steps only, lab", Kind::helper, o.rules_floor,
+                     {}, {}, {}, {}, {}, {}};
     std::vector<Subject*> zero{&tg, &ref, &kern};
     if (!o.lab_bridge.empty()) {
         brlab = find_bridge(o.lab_bridge);
         lab.own_bridge = &*brlab;
         kernlab.own_bridge = &*brlab;
+        ruleslab.own_bridge = &*brlab;
         zero.push_back(&lab);
         zero.push_back(&kernlab);
+        if (!ruleslab.path.empty()) zero.push_back(&ruleslab);
     }
-    for (Subject* s : {&svc, &st, &dyn, &libs, &relay, &relay_st})
+    for (Subject* s : {&svc, &rules, &st, &dyn, &libs, &relay, &relay_st})
         if (!s->path.empty()) zero.push_back(s);
     run_series("0 ports", zero, br0, o);
     if (floor_server > 0) {
@@ -1119,6 +1128,7 @@ int run(int argc, char** argv) {
     };
     std::vector<Parallel> par{{"tapgate", tg, {}}, {"qemu-bridge-helper (reference)", ref, {}}};
     if (!svc.path.empty()) par.push_back({svc.label.c_str(), svc, {}});
+    if (!rules.path.empty()) par.push_back({rules.label.c_str(), rules, {}});
     for (int r = 0; r < o.parallel_rounds; ++r) {
         progress("parallel", r + 1, o.parallel_rounds);
         // Each round starts with another helper.
@@ -1149,6 +1159,7 @@ int run(int argc, char** argv) {
     Subject kernh{kern.label, kern.kind, kern.path, {}, {}, {}, {}, {}, {}};
     Subject kernhf{kernlab.label, kernlab.kind, kernlab.path, {}, {}, {}, {}, {}, {}};
     kernhf.lab_flags = true;
+    Subject rulesh{ruleslab.label, ruleslab.kind, ruleslab.path, {}, {}, {}, {}, {}, {}};
     if (!holders.empty()) {
         brheld = find_bridge(o.held_bridge);
         if (!bridge_ports(brheld->name).empty()) throw Failure("the bridges must start without ports");
@@ -1158,7 +1169,9 @@ int run(int argc, char** argv) {
         if (held_by_others != static_cast<std::size_t>(o.held))
             throw Failure("expected " + std::to_string(o.held) + " ports held by others, found " +
                           std::to_string(held_by_others));
-        run_series("held by others", {&labh, &refh, &kernh, &kernhf}, *brheld, o);
+        std::vector<Subject*> subs{&labh, &refh, &kernh, &kernhf};
+        if (!rulesh.path.empty()) subs.push_back(&rulesh);
+        run_series("held by others", subs, *brheld, o);
         // In one batch: the holders' closes would wait for RCU once per tap.
         remove_ports(brheld->name);
         end_holders(holders);
@@ -1205,9 +1218,12 @@ int run(int argc, char** argv) {
         if (!s->path.empty()) floors.push_back(s);
     std::vector<Subject*> helpers;
     if (!svc.path.empty()) helpers.push_back(&svc);
+    if (!rules.path.empty()) helpers.push_back(&rules);
     section("0 ports on the bridge", tg, ref, helpers, kern, floors);
     if (lab.own_bridge) {
         print_row(lab.label, lab.spawn_ms, lab.close_ms, summarize(ref.spawn_ms).median, &lab);
+        if (!ruleslab.path.empty())
+            print_row(ruleslab.label, ruleslab.spawn_ms, ruleslab.close_ms, summarize(ref.spawn_ms).median, &ruleslab);
         print_row(kernlab.label, kernlab.spawn_ms, kernlab.close_ms, summarize(ref.spawn_ms).median);
         print_row("  of which the port flags (AF_BRIDGE RTM_SETLINK)", kernlab.flags_ms, {}, std::nullopt);
         const double plain = summarize(tg.spawn_ms).median;
@@ -1221,7 +1237,9 @@ int run(int argc, char** argv) {
     if (brheld) {
         std::snprintf(title, sizeof title, "%zu ports on the bridge, made by tapgate for other users who hold them",
                       held_by_others);
-        section(title, labh, refh, {}, kernh, {});
+        std::vector<Subject*> helpers_held;
+        if (!rulesh.path.empty()) helpers_held.push_back(&rulesh);
+        section(title, labh, refh, helpers_held, kernh, {});
         print_row(kernhf.label, kernhf.spawn_ms, kernhf.close_ms, summarize(refh.spawn_ms).median);
         print_row("  of which the port flags (AF_BRIDGE RTM_SETLINK)", kernhf.flags_ms, {}, std::nullopt);
     }

@@ -35,7 +35,7 @@ if [ -z "${TG_ISOLATED:-}" ] && [ -z "${TG_BENCH_NO_BUILD:-}" ]; then
     if ninja -C "$build" -t query tests/bench/tapgate-bench >/dev/null 2>&1; then
         ninja -C "$build" helper/tapgate $service tests/bench/tapgate-bench tests/bench/bench-noop-static \
             tests/bench/bench-noop-dynamic tests/bench/bench-noop-libs tests/bench/bench-relay-floor \
-            tests/bench/bench-relay-floor-static >/dev/null
+            tests/bench/bench-relay-floor-static tests/bench/bench-rules-floor >/dev/null
     else
         ninja -C "$build" helper/tapgate $service >/dev/null
         out=$build/tests/bench
@@ -51,7 +51,11 @@ if [ -z "${TG_ISOLATED:-}" ] && [ -z "${TG_BENCH_NO_BUILD:-}" ]; then
             $cxx "${flags[@]}" "${hard[@]}" -Wl,--as-needed -o "$out/bench-noop-dynamic" "$here/noop.cpp"
         [ "$out/bench-noop-libs" -nt "$here/noop.cpp" ] ||
             $cxx "${flags[@]}" "${hard[@]}" -o "$out/bench-noop-libs" "$here/noop.cpp" \
-                -Wl,--no-as-needed $(pkg-config --libs libcap-ng libnl-route-3.0)
+                -Wl,--no-as-needed $(pkg-config --libs libcap-ng libnl-route-3.0 inih)
+        # Here with shared libraries only: meson links it as the build links tapgate.
+        [ "$out/bench-rules-floor" -nt "$here/rules-floor.cpp" ] && [ "$out/bench-rules-floor" -nt "$here/send_fd.hpp" ] ||
+            $cxx "${flags[@]}" "${hard[@]}" -I"$build" $(pkg-config --cflags libcap-ng libnl-route-3.0 inih) \
+                -o "$out/bench-rules-floor" "$here/rules-floor.cpp" $(pkg-config --libs libcap-ng libnl-route-3.0 inih)
         [ "$out/bench-relay-floor" -nt "$here/relay-floor.cpp" ] && [ "$out/bench-relay-floor" -nt "$here/send_fd.hpp" ] ||
             $cxx "${flags[@]}" "${hard[@]}" -Wl,--as-needed -o "$out/bench-relay-floor" "$here/relay-floor.cpp"
         [ "$out/bench-relay-floor-static" -nt "$here/relay-floor.cpp" ] &&
@@ -105,6 +109,8 @@ ref=$(tg_setuid_copy "$reference" qemu-bridge-helper)
 install -m 0755 "$bin/bench-noop-static" "$bin/bench-noop-dynamic" "$bin/bench-relay-floor" \
     "$bin/bench-relay-floor-static" "$TG_ROOT/bin/"
 libs=$(tg_setuid_copy "$bin/bench-noop-libs" bench-noop-libs)
+# Setuid like tapgate: it does what tapgate must, with root's help.
+rules=$(tg_setuid_copy "$bin/bench-rules-floor" bench-rules-floor)
 # The service row: tapgated as tg_service_start runs it (the build's units,
 # systemd-socket-activate), and the same 4755 copy of tapgate, which the
 # bench runs under no_new_privs.
@@ -131,5 +137,5 @@ env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
     --bridge=tgbench0 --full-bridge=tgbench1k --lab-bridge=tgbenchlab \
     --noop-static="$TG_ROOT/bin/bench-noop-static" --noop-dynamic="$TG_ROOT/bin/bench-noop-dynamic" \
     --noop-libs="$libs" --relay-floor="$TG_ROOT/bin/bench-relay-floor" \
-    --relay-floor-static="$TG_ROOT/bin/bench-relay-floor-static" "${via_service[@]}" "${held_args[@]}" ${TG_BENCH_ARGS:-} "$@" ||
+    --relay-floor-static="$TG_ROOT/bin/bench-relay-floor-static" --rules-floor="$rules" "${via_service[@]}" "${held_args[@]}" ${TG_BENCH_ARGS:-} "$@" ||
     { rc=$?; [ -s "$TG_ROOT/service.log" ] && sed 's/^/service: /' "$TG_ROOT/service.log" >&2; exit $rc; }

@@ -13,9 +13,11 @@
 #      function that took them (perf page-faults -d), if perf is installed;
 #   6. the service path, where the build has tapgated: the same tapgate,
 #      as a 4755 copy named tapgate-client run under no_new_privs, is in
-#      1, 4 and 5 as a third helper; the service's side (its children,
+#      1, 4 and 5 as one more helper; the service's side (its children,
 #      comm tapgated) in 4, and here its system calls and CPU time per
 #      request.
+# The floor under tapgate's own work (bench-rules-floor), where the build
+# has it, is one more helper in 1 to 5.
 # Needs root. Builds like run.sh.
 #
 #   bash tests/bench/profile.sh [BUILDDIR] [--count=N]
@@ -48,6 +50,11 @@ mkdir -p "$out"
 chmod 0777 "$out"
 helpers=("$(tg_setuid_copy "$build/helper/tapgate" tapgate)" "$(tg_setuid_copy "$reference" qemu-bridge-helper)")
 plain=("$build/helper/tapgate" "$reference")
+# The floor under tapgate's own work (rules-floor.cpp), where the build has it.
+if [ -x "$build/tests/bench/bench-rules-floor" ]; then
+    helpers+=("$(tg_setuid_copy "$build/tests/bench/bench-rules-floor" bench-rules-floor)")
+    plain+=("$build/tests/bench/bench-rules-floor")
+fi
 client=
 if [ -x "$build/helper/tapgated" ]; then
     tg_syslog_start /dev/null

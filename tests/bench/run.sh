@@ -52,10 +52,8 @@ if [ -z "${TG_ISOLATED:-}" ] && [ -z "${TG_BENCH_NO_BUILD:-}" ]; then
         [ "$out/bench-noop-libs" -nt "$here/noop.cpp" ] ||
             $cxx "${flags[@]}" "${hard[@]}" -o "$out/bench-noop-libs" "$here/noop.cpp" \
                 -Wl,--no-as-needed $(pkg-config --libs libcap-ng libnl-route-3.0 inih)
-        # Here with shared libraries only: meson links it as the build links tapgate.
-        [ "$out/bench-rules-floor" -nt "$here/rules-floor.cpp" ] && [ "$out/bench-rules-floor" -nt "$here/send_fd.hpp" ] ||
-            $cxx "${flags[@]}" "${hard[@]}" -I"$build" $(pkg-config --cflags libcap-ng libnl-route-3.0 inih) \
-                -o "$out/bench-rules-floor" "$here/rules-floor.cpp" $(pkg-config --libs libcap-ng libnl-route-3.0 inih)
+        # No floor under tapgate's own work here: it must be linked as the
+        # build links tapgate, which only meson knows.
         [ "$out/bench-relay-floor" -nt "$here/relay-floor.cpp" ] && [ "$out/bench-relay-floor" -nt "$here/send_fd.hpp" ] ||
             $cxx "${flags[@]}" "${hard[@]}" -Wl,--as-needed -o "$out/bench-relay-floor" "$here/relay-floor.cpp"
         [ "$out/bench-relay-floor-static" -nt "$here/relay-floor.cpp" ] &&
@@ -110,7 +108,9 @@ install -m 0755 "$bin/bench-noop-static" "$bin/bench-noop-dynamic" "$bin/bench-r
     "$bin/bench-relay-floor-static" "$TG_ROOT/bin/"
 libs=$(tg_setuid_copy "$bin/bench-noop-libs" bench-noop-libs)
 # Setuid like tapgate: it does what tapgate must, with root's help.
-rules=$(tg_setuid_copy "$bin/bench-rules-floor" bench-rules-floor)
+rules_floor=()
+[ -x "$bin/bench-rules-floor" ] &&
+    rules_floor=(--rules-floor="$(tg_setuid_copy "$bin/bench-rules-floor" bench-rules-floor)")
 # The service row: tapgated as tg_service_start runs it (the build's units,
 # systemd-socket-activate), and the same 4755 copy of tapgate, which the
 # bench runs under no_new_privs.
@@ -137,5 +137,5 @@ env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
     --bridge=tgbench0 --full-bridge=tgbench1k --lab-bridge=tgbenchlab \
     --noop-static="$TG_ROOT/bin/bench-noop-static" --noop-dynamic="$TG_ROOT/bin/bench-noop-dynamic" \
     --noop-libs="$libs" --relay-floor="$TG_ROOT/bin/bench-relay-floor" \
-    --relay-floor-static="$TG_ROOT/bin/bench-relay-floor-static" --rules-floor="$rules" "${via_service[@]}" "${held_args[@]}" ${TG_BENCH_ARGS:-} "$@" ||
+    --relay-floor-static="$TG_ROOT/bin/bench-relay-floor-static" "${rules_floor[@]}" "${via_service[@]}" "${held_args[@]}" ${TG_BENCH_ARGS:-} "$@" ||
     { rc=$?; [ -s "$TG_ROOT/service.log" ] && sed 's/^/service: /' "$TG_ROOT/service.log" >&2; exit $rc; }

@@ -31,18 +31,7 @@ int main(int argc, char** argv) {
     if (s < 0 || ::connect(s, reinterpret_cast<sockaddr*>(&addr), len) != 0) return 3;
     if (::send(s, bridge, std::strlen(bridge) + 1, MSG_NOSIGNAL) < 0) return 4;
 
-    char byte = 0;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    iovec iov{&byte, 1};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = control;
-    m.msg_controllen = sizeof control;
-    if (::recvmsg(s, &m, MSG_CMSG_CLOEXEC) != 1) return 5;
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) return 6;
-    int tap;
-    std::memcpy(&tap, CMSG_DATA(c), sizeof tap);
+    const int tap = tgbench::recv_fd(s);
+    if (tap < 0) return 5;
     return tgbench::send_fd(out, tap) ? 0 : 7;
 }

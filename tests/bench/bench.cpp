@@ -562,6 +562,15 @@ struct Subject {
     std::vector<double> flags_ms{};
 };
 
+// The same subject, without samples, for another scenario: on that
+// scenario's bridge (its own bridge is not carried over).
+Subject anew(const Subject& s) {
+    Subject c{s.label, s.kind, s.path, {}, {}, {}, {}, {}, {}};
+    c.nnp = s.nnp;
+    c.lab_flags = s.lab_flags;
+    return c;
+}
+
 std::string fmt2(double v) {
     char b[64];
     std::snprintf(b, sizeof b, "%.2f", v);
@@ -1142,9 +1151,9 @@ int run(int argc, char** argv) {
     const std::size_t on_bridge = bridge_ports(brk.name).size();
     if (on_bridge != static_cast<std::size_t>(o.ports))
         throw Failure("expected " + std::to_string(o.ports) + " ports, found " + std::to_string(on_bridge));
-    Subject tgk{tg.label, tg.kind, tg.path, {}, {}, {}, {}, {}, {}};
-    Subject refk{ref.label, ref.kind, ref.path, {}, {}, {}, {}, {}, {}};
-    Subject kernk{kern.label, kern.kind, kern.path, {}, {}, {}, {}, {}, {}};
+    Subject tgk = anew(tg);
+    Subject refk = anew(ref);
+    Subject kernk = anew(kern);
     run_series("1000 ports", {&tgk, &refk, &kernk}, brk, o);
     remove_ports(brk.name);
     held.clear();
@@ -1155,11 +1164,10 @@ int run(int argc, char** argv) {
     std::optional<Bridge> brheld;
     std::size_t held_by_others = 0;
     Subject labh{"tapgate, lab features on", Kind::helper, o.tapgate, {}, {}, {}, {}, {}, {}};
-    Subject refh{ref.label, ref.kind, ref.path, {}, {}, {}, {}, {}, {}};
-    Subject kernh{kern.label, kern.kind, kern.path, {}, {}, {}, {}, {}, {}};
-    Subject kernhf{kernlab.label, kernlab.kind, kernlab.path, {}, {}, {}, {}, {}, {}};
-    kernhf.lab_flags = true;
-    Subject rulesh{ruleslab.label, ruleslab.kind, ruleslab.path, {}, {}, {}, {}, {}, {}};
+    Subject refh = anew(ref);
+    Subject kernh = anew(kern);
+    Subject kernhf = anew(kernlab);
+    Subject rulesh = anew(ruleslab);
     if (!holders.empty()) {
         brheld = find_bridge(o.held_bridge);
         if (!bridge_ports(brheld->name).empty()) throw Failure("the bridges must start without ports");
@@ -1178,10 +1186,10 @@ int run(int argc, char** argv) {
     }
 
     // Unrelated interfaces on the host: the same requests as at 0 ports.
-    Subject tgx{tg.label, tg.kind, tg.path, {}, {}, {}, {}, {}, {}};
-    Subject refx{ref.label, ref.kind, ref.path, {}, {}, {}, {}, {}, {}};
-    Subject labx{lab.label, lab.kind, lab.path, {}, {}, {}, {}, {}, {}};
-    Subject kernx{kern.label, kern.kind, kern.path, {}, {}, {}, {}, {}, {}};
+    Subject tgx = anew(tg);
+    Subject refx = anew(ref);
+    Subject labx = anew(lab);
+    Subject kernx = anew(kern);
     labx.own_bridge = lab.own_bridge;
     if (o.host_interfaces > 0) {
         std::vector<Holder> h = make_host_interfaces(o.host_interfaces);

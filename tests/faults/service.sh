@@ -8,8 +8,9 @@
 # logged by the tapgate that asked (after-send: its tap), nothing may be
 # left (no tap, no child, bridge ports unchanged), the quota lock must be
 # free (a request of the same user under quota 1 is granted by the service
-# started again), and the restarted service serves. Then a child killed while it holds the quota
-# lock, the service running on: the next request takes the lock.
+# started again), and the restarted service serves. Then a child killed
+# while it holds the quota lock, the service running on: the next request
+# takes the lock.
 #
 # Env (meson sets them): TAPGATE_BUILD_ROOT (a fault-injection build),
 # TG_SPAWN.

@@ -104,6 +104,15 @@ bool Socket::index_in_use(int ifindex) {
     throw system_error("cannot look up interface index " + std::to_string(ifindex));
 }
 
+std::uint64_t Socket::netns_cookie() {
+    std::uint64_t cookie = 0;
+    socklen_t len = sizeof cookie;
+    if (::getsockopt(nl_socket_get_fd(sock_.get()), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0 ||
+        len != sizeof cookie)
+        return 0;
+    return cookie;
+}
+
 bool Socket::name_in_use(const std::string& name) {
     // Never with CAP_NET_ADMIN effective: for a name that no interface has,
     // the kernel would then try to load a module "netdev-NAME".

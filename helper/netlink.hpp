@@ -3,6 +3,7 @@
 // errno and extended-ack message instead of libnl's generic codes.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,11 @@ public:
     // Whether an interface has this name (or altname). Call it with
     // CAP_NET_ADMIN not effective (see netlink.cpp).
     bool name_in_use(const std::string& name);
+
+    // The kernel's cookie for the network namespace the socket lives in:
+    // unique among the namespaces made since boot, never reused (an inode
+    // number can be). 0 if the kernel cannot tell (before Linux 5.14).
+    std::uint64_t netns_cookie();
 
     // Deletes the link with `ifindex`. Returns 0 or the kernel's errno.
     int delete_link(int ifindex);

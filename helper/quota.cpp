@@ -2,7 +2,9 @@
 #include "quota.hpp"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -140,6 +142,37 @@ Lock::~Lock() {
     ::fcntl(fd_, F_OFD_SETLK, &l);
 }
 
+namespace {
+// A range spans slots * slot_stride indexes; ranges start from 2^24 up
+// (above the kernel's own counter on any host that has not made millions
+// of interfaces), and the last ends below 2^31 (an index is a positive
+// int). Within a range, the offset picks the residue modulo the stride.
+constexpr std::uint64_t range_base = std::uint64_t{1} << 24;
+constexpr std::uint64_t span = std::uint64_t{slots} * slot_stride;
+constexpr std::uint64_t ranges = ((std::uint64_t{1} << 31) - range_base) / span - 1;
+
+// Each user has four records of 16 bytes in the lock file, from byte
+// uid * 64, one per bridge (by its index modulo 4; bridges that share one
+// take turns, each record naming its bridge), in the host's byte order
+// (the file lives in /run and dies with the host). Their lock is one byte
+// above the groups' (2^33 + uid): only the user's own requests take it,
+// so a user who stops a helper that holds it blocks no one else.
+struct Record {
+    std::uint64_t netns;
+    std::int32_t bridge;
+    std::uint32_t bound;
+};
+static_assert(sizeof(Record) == 16);
+
+constexpr int records_per_user = 4;
+off_t record_at(uid_t uid, int bridge_ifindex) {
+    return static_cast<off_t>((std::uint64_t{uid} * records_per_user +
+                               static_cast<std::uint64_t>(bridge_ifindex) % records_per_user) *
+                              sizeof(Record));
+}
+off_t record_byte(uid_t uid) { return (off_t{1} << 33) + static_cast<off_t>(uid); }
+}  // namespace
+
 int first_slot(uid_t uid, int bridge_ifindex) {
     std::uint64_t x = (std::uint64_t{uid} << 32) | static_cast<std::uint32_t>(bridge_ifindex);
     x ^= x >> 33;
@@ -147,19 +180,14 @@ int first_slot(uid_t uid, int bridge_ifindex) {
     x ^= x >> 33;
     x *= 0xc4ceb9fe1a85ec53ULL;
     x ^= x >> 33;
-    // A range spans slots * slot_stride indexes; ranges start from 2^24
-    // up (above the kernel's own counter on any host that has not made
-    // millions of interfaces), and the last ends below 2^31 (an index is
-    // a positive int). Within a range, the offset picks the residue modulo
-    // the stride.
-    constexpr std::uint64_t span = std::uint64_t{slots} * slot_stride;
-    constexpr std::uint64_t ranges = ((std::uint64_t{1} << 31) - (std::uint64_t{1} << 24)) / span - 1;
     const std::uint64_t range = (x >> 8) % ranges;
     const std::uint64_t offset = x % slot_stride;
-    return static_cast<int>((std::uint64_t{1} << 24) + range * span + offset);
+    return static_cast<int>(range_base + range * span + offset);
 }
 
 int slot_index(int first, int k) { return first + k * slot_stride; }
+
+int unrecorded_first() { return static_cast<int>(range_base + ranges * span); }
 
 namespace {
 
@@ -173,14 +201,75 @@ bool mine(netlink::Socket& nl, int index, uid_t uid, int bridge_ifindex) {
 
 }  // namespace
 
-unsigned count(netlink::Socket& nl, uid_t uid, int bridge_ifindex, unsigned enough) {
+Slots::Slots(int lock_fd, netlink::Socket& nl, uid_t uid, int bridge_ifindex)
+    : fd_(lock_fd), nl_(nl), uid_(uid), bridge_(bridge_ifindex), first_(first_slot(uid, bridge_ifindex)) {
+    if (fd_ < 0) return;
+    lock_.emplace(fd_, record_byte(uid_));
+    netns_ = nl_.netns_cookie();
+    Record r{};
+    if (::pread(fd_, &r, sizeof r, record_at(uid_, bridge_)) != static_cast<ssize_t>(sizeof r)) return;
+    if (netns_ != 0 && r.netns == netns_ && r.bridge == bridge_ && r.bound <= static_cast<std::uint32_t>(slots))
+        bound_ = static_cast<int>(r.bound);
+}
+
+Slots::~Slots() = default;
+
+int Slots::probe_limit() const { return bound_ < 0 ? slots : bound_; }
+
+void Slots::record(int bound) {
+    if (fd_ < 0 || netns_ == 0 || bound == bound_) return;
+    const Record r{netns_, bridge_, static_cast<std::uint32_t>(bound)};
+    if (::pwrite(fd_, &r, sizeof r, record_at(uid_, bridge_)) != static_cast<ssize_t>(sizeof r))
+        throw system_error(std::string("cannot write to ") + TAPGATE_LOCK_FILE);
+    bound_ = bound;
+}
+
+unsigned Slots::count(unsigned enough) {
     unsigned n = 0;
-    const int first = first_slot(uid, bridge_ifindex);
-    for (int k = 0; k < slots && n < enough; ++k) {
-        const int index = slot_index(first, k);
-        if (nl.index_in_use(index) && mine(nl, index, uid, bridge_ifindex)) ++n;
+    int used = 0;  // one past the highest slot in use
+    const int limit = probe_limit();
+    int k = 0;
+    for (; k < limit && n < enough; ++k) {
+        const int index = slot_index(first_, k);
+        if (!nl_.index_in_use(index)) continue;
+        used = k + 1;
+        if (mine(nl_, index, uid_, bridge_)) ++n;
     }
+    // Every slot that may be in use was looked at, under the range's lock:
+    // what was found is the record now, lower after taps went away.
+    if (k == limit) record(used);
     return n;
+}
+
+std::vector<int> Slots::free(std::size_t wanted) {
+    std::vector<int> out;
+    if (fd_ < 0) {
+        // Outside every range, so no record can be wrong about them.
+        const std::uint32_t first = static_cast<std::uint32_t>(unrecorded_first());
+        const std::uint32_t size = (std::uint32_t{1} << 31) - first;
+        for (int tries = 0; tries < 64 && out.size() < wanted; ++tries) {
+            std::uint32_t r = 0;
+            if (::getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r) r = static_cast<std::uint32_t>(tries) * 7919U;
+            const int index = static_cast<int>(first + r % size);
+            if (!nl_.index_in_use(index)) out.push_back(index);
+        }
+        return out;
+    }
+    int used = bound_;
+    for (int k = 0; k < slots && out.size() < wanted; ++k) {
+        const int index = slot_index(first_, k);
+        if (nl_.index_in_use(index)) continue;
+        out.push_back(index);
+        used = std::max(used, k + 1);
+    }
+    // Raised before the tap can exist; a record that was about another
+    // namespace (or none) stays so, and the next count looks at every slot.
+    if (bound_ >= 0) record(used);
+    return out;
+}
+
+unsigned count(netlink::Socket& nl, uid_t uid, int bridge_ifindex) {
+    return Slots(-1, nl, uid, bridge_ifindex).count();
 }
 
 unsigned count_group(netlink::Socket& nl, gid_t gid, int bridge_ifindex) {
@@ -191,16 +280,6 @@ unsigned count_group(netlink::Socket& nl, gid_t gid, int bridge_ifindex) {
         if (std::find(groups.begin(), groups.end(), gid) != groups.end()) ++n;
     }
     return n;
-}
-
-std::vector<int> free_slots(netlink::Socket& nl, uid_t uid, int bridge_ifindex, std::size_t wanted) {
-    std::vector<int> free;
-    const int first = first_slot(uid, bridge_ifindex);
-    for (int k = 0; k < slots && free.size() < wanted; ++k) {
-        const int index = slot_index(first, k);
-        if (!nl.index_in_use(index)) free.push_back(index);
-    }
-    return free;
 }
 
 }  // namespace tapgate::quota

@@ -99,8 +99,8 @@ tap::Tap serve(Files& files, const settings::Settings& conf, const std::string& 
     std::optional<quota::Lock> held;
     if (port.quota) {
         held.emplace(lock_fd, quota::user_byte(rec.uid));
-        if (auto why = over_quota(p, quota::count(nl, rec.uid, br.ifindex, *port.quota), br))
-            throw Error(*why);
+        const unsigned n = quota::Slots(lock_fd, nl, rec.uid, br.ifindex).count(*port.quota);
+        if (auto why = over_quota(p, n, br)) throw Error(*why);
     }
     // Then each group total, by ascending gid (resolve() sorts them): the
     // one lock order of every request.
@@ -117,9 +117,14 @@ tap::Tap serve(Files& files, const settings::Settings& conf, const std::string& 
         throw Error("too many group quotas apply to " + p.caller.name + " on bridge " + br.name + " (" +
                     std::to_string(counted.size()) + ") to record them on the tap");
     const bool more = port::any(port);
-    tap::Tap tap = tap::create(settings::expand_name(p.settings.name_template(), p.caller), use_vnet, rec.uid,
-                               [&](std::size_t wanted) { return quota::free_slots(nl, rec.uid, br.ifindex, wanted); },
-                               [&](const std::string& name) { return nl.name_in_use(name); });
+    // The range's lock, the last one taken, from choosing the index until
+    // the tap has it.
+    tap::Tap tap = [&] {
+        quota::Slots slots(lock_fd, nl, rec.uid, br.ifindex);
+        return tap::create(settings::expand_name(p.settings.name_template(), p.caller), use_vnet, rec.uid,
+                           [&](std::size_t wanted) { return slots.free(wanted); },
+                           [&](const std::string& name) { return nl.name_in_use(name); });
+    }();
     rec.tap = tap.name;
     fault::point("after-tap");
     // Before the tap joins the bridge, so that no frame of the guest's

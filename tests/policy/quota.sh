@@ -298,6 +298,110 @@ tg_release
 ip link del tgfa
 ip link del tgfc
 
+# --- records: how many of a range's slots may be in use ------------------------
+# Counting probes only the slots that the range's record in the lock file
+# says may be in use: each tap raises it before it exists, and a count
+# that looked at all of them sets it to what it found. A record is about
+# one network namespace (interface indexes are per namespace): a tap of
+# the same user in another namespace, in a lower slot, must not make this
+# namespace's count miss a tap in a higher one.
+# record UID BRIDGE: the user's record for the bridge (here) as
+# "NETNS-COOKIE BOUND" (see quota.cpp: four of 16 bytes per user, one per
+# bridge index modulo 4).
+record() {
+    ${PYTHON:-python3} - "$LOCK" "$1" "$(tg_read "/sys/class/net/$2/ifindex")" <<'PY'
+import struct, sys
+uid, bridge = int(sys.argv[2]), int(sys.argv[3])
+with open(sys.argv[1], "rb") as f:
+    f.seek((uid * 4 + bridge % 4) * 16)
+    netns, br, bound = struct.unpack("=QiI", f.read(16).ljust(16, b"\0"))
+print(netns if br == bridge else 0, bound if br == bridge else 0)
+PY
+}
+# This namespace's cookie (SO_NETNS_COOKIE), as the kernel gives it.
+cookie() {
+    ${PYTHON:-python3} -c 'import socket, struct; s = socket.socket(); print(struct.unpack("=Q", s.getsockopt(socket.SOL_SOCKET, 71, 8))[0])'
+}
+spawners_gone
+tg_conf "[bridge br0]" "quota = 3"
+p1=$(tg_as tguser $PERSIST "$TG_H" br0)
+p2=$(tg_as tguser $PERSIST "$TG_H" br0)
+p3=$(tg_as tguser $PERSIST "$TG_H" br0)
+first=$(tg_read "/sys/class/net/$p1/ifindex")
+[ "$(tg_read "/sys/class/net/$p3/ifindex")" = $((first + 512)) ] || tg_problem "$p1 $p2 $p3 are not in the first three slots"
+[ "$(record "$TG_UID" br0)" = "$(cookie) 3" ] || tg_problem "record after three taps: $(record "$TG_UID" br0), want $(cookie) 3"
+# tguser keeps the third slot only.
+ip link del "$p1"
+ip link del "$p2"
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_hold tguser -- "$TG_H"; tg_expect_refusal "quota reached: tguser holds 3 of 3"
+tg_verdict "the record covers a tap in the third slot after the first two went away"
+tg_release
+spawners_gone
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_release
+[ "$(record "$TG_UID" br0)" = "$(cookie) 3" ] || tg_problem "record: $(record "$TG_UID" br0), want $(cookie) 3"
+# A bridge whose index puts it in the same place among tguser's records
+# as br0: each record names its bridge, so neither bridge's count goes by
+# the other's record.
+n=$(tg_read /sys/class/net/br0/ifindex)
+until ip link add br4 index $((n += 4)) type bridge 2> /dev/null; do ((n < 4096)) || break; done
+ip link set br4 up
+tg_acl "allow br0" "allow br1" "allow br4"
+tg_conf "[bridge br0]" "quota = 3" "[bridge br4]" "quota = 3"
+tg_hold tguser --br br4 -- "$TG_H"; tg_expect_grant
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_hold tguser -- "$TG_H"; tg_expect_refusal "quota reached: tguser holds 3 of 3"
+tg_verdict "a record about another bridge (br4, index $n) is not used for br0"
+tg_release
+ip link del br4
+tg_acl "allow br0" "allow br1"
+tg_conf "[bridge br0]" "quota = 3"
+spawners_gone
+# Another network namespace, the same lock file: tguser's tap there takes
+# the first slot of the same range, and the record is about that
+# namespace after it (its count found none there). The service makes taps
+# in its own namespace, whatever the caller's: setuid only.
+if ! tg_via_service; then
+    # br0 there has the index br0 has here: the same user, bridge index
+    # and slots, another namespace.
+    out=$(unshare --net -- bash -c '
+        ip link add br0 index '"$(tg_read /sys/class/net/br0/ifindex)"' type bridge && ip link set br0 up &&
+        t=$(setpriv --reuid=tguser --regid=tguser --init-groups -- '"$PERSIST"' "$0" br0) &&
+        ip -o link show dev "$t" | cut -d: -f1' "$TG_H" 2>&1)
+    [ "$out" = "$first" ] || tg_problem "tguser's tap in another namespace: index $out, want $first"
+    other=$(record "$TG_UID" br0)
+    [ "${other#* }" = 1 ] && [ "${other% *}" != "$(cookie)" ] || tg_problem "record after the other namespace: $other"
+    tg_hold tguser -- "$TG_H"; tg_expect_grant
+    tg_hold tguser -- "$TG_H"; tg_expect_grant
+    tg_hold tguser -- "$TG_H"; tg_expect_refusal "quota reached: tguser holds 3 of 3"
+    tg_verdict "a record about another network namespace is not used: every slot is counted"
+    [ "$(record "$TG_UID" br0)" = "$(cookie) 3" ] || tg_problem "record: $(record "$TG_UID" br0), want $(cookie) 3"
+    tg_release
+fi
+ip link del "$p3"
+spawners_gone
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_release
+[ "$(record "$TG_UID" br0)" = "$(cookie) 2" ] || tg_problem "record: $(record "$TG_UID" br0), want $(cookie) 2"
+tg_verdict "a count that looked at every slot that may be in use lowers the record: 3 to 0, then 2 taps"
+
+# --- without the lock file, an index outside every range -----------------------
+# A tapgate that cannot use the lock file cannot raise a record, so its
+# taps take indexes that no range holds (from 2^24 + 8127 * 2^18 up).
+spawners_gone
+tg_conf
+chmod 0644 "$LOCK"
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+index=$(tg_read "/sys/class/net/${TG_R[ifname]:-?}/ifindex")
+[ "$index" -ge 2147221504 ] 2> /dev/null || tg_problem "the tap has index $index, inside the ranges"
+tg_release
+chmod 0600 "$LOCK"
+tg_verdict "the lock file unusable: the tap's index is outside every range"
+
 # --- group and user sections override the bridge quota ----------------------
 tg_conf "[bridge br0]" "quota = 3" "[bridge br0 group tglab]" "quota = 1"
 tg_hold tgalice -- "$TG_H"; tg_expect_grant

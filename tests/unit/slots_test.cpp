@@ -19,8 +19,14 @@ TEST_CASE("every slot is a valid interface index above the kernel's own counter"
             CHECK(first >= (1 << 24));
             const std::int64_t last = quota::slot_index(first, quota::slots - 1);
             CHECK(last > first);
-            CHECK(last <= INT_MAX);
+            CHECK(last < quota::unrecorded_first());
         }
+}
+
+// A tap made without the lock file takes one of these: none may be a slot.
+TEST_CASE("the indexes outside every range are valid and above the last range") {
+    CHECK(quota::unrecorded_first() > (1 << 24));
+    CHECK(INT_MAX - quota::unrecorded_first() >= 65536);
 }
 
 TEST_CASE("a range's slots fall in one chain of the kernel's index table") {

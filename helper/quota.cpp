@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,7 +93,15 @@ std::string unusable_lock_file(const struct stat& st) {
 
 UniqueFd open_lock_file() {
     UniqueFd fd(::open(TAPGATE_LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));
+    // Out of file descriptors or memory, which a caller can arrange
+    // (RLIMIT_NOFILE): that must not make taps that no record covers.
+    if (!fd && (errno == EMFILE || errno == ENFILE || errno == ENOMEM))
+        throw system_error(std::string("cannot open ") + TAPGATE_LOCK_FILE);
     if (!fd) return fd;
+    // Nor may a caller's RLIMIT_FSIZE cut a record short: a write past it
+    // stops there, without a signal.
+    const rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
+    (void)::setrlimit(RLIMIT_FSIZE, &unlimited);
     struct stat st{};
     if (::fstat(fd.get(), &st) != 0 || !unusable_lock_file(st).empty()) return UniqueFd();
     // A setuid process creates files with the caller's gid; root's file
@@ -151,18 +160,36 @@ constexpr std::uint64_t range_base = std::uint64_t{1} << 24;
 constexpr std::uint64_t span = std::uint64_t{slots} * slot_stride;
 constexpr std::uint64_t ranges = ((std::uint64_t{1} << 31) - range_base) / span - 1;
 
-// Each user has four records of 16 bytes in the lock file, from byte
-// uid * 64, one per bridge (by its index modulo 4; bridges that share one
+// Each user has four records of 32 bytes in the lock file, from byte
+// uid * 128, one per bridge (by its index modulo 4; bridges that share one
 // take turns, each record naming its bridge), in the host's byte order
-// (the file lives in /run and dies with the host). Their lock is one byte
-// above the groups' (2^33 + uid): only the user's own requests take it,
-// so a user who stops a helper that holds it blocks no one else.
+// (the file lives in /run and dies with the host). A check over the rest,
+// written last, makes a record cut short read as none. Their lock is one
+// byte above the groups' (2^33 + uid): only the user's own requests take
+// it, so a user who stops a helper that holds it blocks no one else.
 struct Record {
     std::uint64_t netns;
     std::int32_t bridge;
     std::uint32_t bound;
+    std::uint64_t check;
+    std::uint64_t unused;
 };
-static_assert(sizeof(Record) == 16);
+static_assert(sizeof(Record) == 32);
+
+// A 64-bit mix (MurmurHash3's finalizer): every input bit moves every
+// output bit.
+std::uint64_t mix(std::uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+std::uint64_t check_of(const Record& r) {
+    return mix(mix(r.netns) ^ (std::uint64_t{static_cast<std::uint32_t>(r.bridge)} << 32 | r.bound));
+}
 
 constexpr int records_per_user = 4;
 off_t record_at(uid_t uid, int bridge_ifindex) {
@@ -174,12 +201,7 @@ off_t record_byte(uid_t uid) { return (off_t{1} << 33) + static_cast<off_t>(uid)
 }  // namespace
 
 int first_slot(uid_t uid, int bridge_ifindex) {
-    std::uint64_t x = (std::uint64_t{uid} << 32) | static_cast<std::uint32_t>(bridge_ifindex);
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
+    const std::uint64_t x = mix((std::uint64_t{uid} << 32) | static_cast<std::uint32_t>(bridge_ifindex));
     const std::uint64_t range = (x >> 8) % ranges;
     const std::uint64_t offset = x % slot_stride;
     return static_cast<int>(range_base + range * span + offset);
@@ -208,7 +230,8 @@ Slots::Slots(int lock_fd, netlink::Socket& nl, uid_t uid, int bridge_ifindex)
     netns_ = nl_.netns_cookie();
     Record r{};
     if (::pread(fd_, &r, sizeof r, record_at(uid_, bridge_)) != static_cast<ssize_t>(sizeof r)) return;
-    if (netns_ != 0 && r.netns == netns_ && r.bridge == bridge_ && r.bound <= static_cast<std::uint32_t>(slots))
+    if (netns_ != 0 && r.netns == netns_ && r.bridge == bridge_ && r.bound <= static_cast<std::uint32_t>(slots) &&
+        r.check == check_of(r))
         bound_ = static_cast<int>(r.bound);
 }
 
@@ -216,12 +239,13 @@ Slots::~Slots() = default;
 
 int Slots::probe_limit() const { return bound_ < 0 ? slots : bound_; }
 
-void Slots::record(int bound) {
-    if (fd_ < 0 || netns_ == 0 || bound == bound_) return;
-    const Record r{netns_, bridge_, static_cast<std::uint32_t>(bound)};
-    if (::pwrite(fd_, &r, sizeof r, record_at(uid_, bridge_)) != static_cast<ssize_t>(sizeof r))
-        throw system_error(std::string("cannot write to ") + TAPGATE_LOCK_FILE);
+bool Slots::record(int bound) {
+    if (fd_ < 0 || netns_ == 0 || bound == bound_) return true;
+    Record r{netns_, bridge_, static_cast<std::uint32_t>(bound), 0, 0};
+    r.check = check_of(r);
+    if (::pwrite(fd_, &r, sizeof r, record_at(uid_, bridge_)) != static_cast<ssize_t>(sizeof r)) return false;
     bound_ = bound;
+    return true;
 }
 
 unsigned Slots::count(unsigned enough) {
@@ -235,9 +259,11 @@ unsigned Slots::count(unsigned enough) {
         used = k + 1;
         if (mine(nl_, index, uid_, bridge_)) ++n;
     }
-    // Every slot that may be in use was looked at, under the range's lock:
-    // what was found is the record now, lower after taps went away.
-    if (k == limit) record(used);
+    // Every slot that may be in use was looked at, under the record's lock:
+    // what was found is the record now, lower after taps went away. Only
+    // a hint: if it cannot be written (/run full), the next count looks
+    // at every slot again.
+    if (k == limit) (void)record(used);
     return n;
 }
 
@@ -264,7 +290,7 @@ std::vector<int> Slots::free(std::size_t wanted) {
     }
     // Raised before the tap can exist; a record that was about another
     // namespace (or none) stays so, and the next count looks at every slot.
-    if (bound_ >= 0) record(used);
+    if (bound_ >= 0 && !record(used)) throw system_error(std::string("cannot write to ") + TAPGATE_LOCK_FILE);
     return out;
 }
 

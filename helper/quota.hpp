@@ -2,7 +2,8 @@
 // Quotas: how many taps a user holds on a bridge, counted from kernel state
 // (the interface alias tapgate gives each tap, which only a CAP_NET_ADMIN
 // holder can change), under a per-user lock held from counting to
-// attaching. No state file: nothing to drift, nothing to leak on a crash.
+// attaching. No count is stored, so nothing drifts and nothing leaks on a
+// crash; the lock file keeps only a hint of where to look (Slots).
 #pragma once
 
 #include <sys/types.h>
@@ -40,7 +41,8 @@ std::vector<gid_t> groups_of(const std::string& alias);
 // the process is still root: users cannot open it, so they cannot hold the
 // lock from outside. Returns an invalid fd when it cannot be opened (a
 // helper installed with a file capability instead of setuid root); a
-// request that needs a quota then fails.
+// request that needs a quota then fails. Throws tapgate::Error when the
+// process is out of file descriptors or memory. Lifts RLIMIT_FSIZE.
 UniqueFd open_lock_file();
 
 // For --explain, while still root and without creating anything: why a
@@ -106,9 +108,10 @@ int unrecorded_first();
 // Only a tapgate holding the lock file can keep records true, so one
 // without it (installed with a file capability; the file unusable) gives
 // its taps indexes outside every range: a quota never counts them.
-// The record's lock, the user's own, is the last a request takes (after
-// its user's and its groups' quota locks), and is held from reading the
-// record until the tap exists.
+// The record's lock is one only the user's own requests take. It is held
+// from reading the record until the count is done or the tap exists, and
+// never while waiting for another lock: a count takes and releases it
+// before the group locks, and the tap is made after them.
 class Slots {
 public:
     // With lock_fd < 0: no record, no lock. Throws tapgate::Error.
@@ -129,7 +132,8 @@ public:
 
 private:
     int probe_limit() const;
-    void record(int bound);
+    // Whether the record now says `bound`.
+    bool record(int bound);
 
     std::optional<Lock> lock_;
     int fd_;

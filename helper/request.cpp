@@ -95,7 +95,8 @@ tap::Tap serve(Files& files, const settings::Settings& conf, const std::string& 
     // one user cannot both see room for one more tap.
     // The tap gets its interface index from the user's slots on the bridge
     // (quota::first_slot) with or without a quota, so that a quota set
-    // later counts the taps made before.
+    // later counts the taps made before (by a tapgate that had the lock
+    // file; see quota::Slots).
     std::optional<quota::Lock> held;
     if (port.quota) {
         held.emplace(lock_fd, quota::user_byte(rec.uid));

@@ -84,12 +84,13 @@ Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner,
     // is chosen here, one of `indexes`, and set before the device exists.
     unsigned int index = 0;
     int e = EBUSY;
-    // Uncontended, the tap takes the lowest free slot. Concurrent requests
-    // of one user see the same free slots, and a TUNSETIFF that loses the
-    // race (EBUSY) still builds and tears down a device under the kernel's
-    // RTNL lock: a request that lost its index looks again and takes a
-    // random free slot, so that the losers spread out instead of losing
-    // again in step. EBUSY also means that the name tapgate chose was
+    // Uncontended, the tap takes the lowest free slot. A user's own
+    // requests choose one at a time (under the lock of quota::Slots), but
+    // another user whose slots share the hash, or root, can take the index
+    // before TUNSETIFF, and a TUNSETIFF that loses the race (EBUSY) still
+    // builds and tears down a device under the kernel's RTNL lock: a
+    // request that lost its index looks again and takes a random free
+    // slot, so that the losers spread out instead of losing again in step. EBUSY also means that the name tapgate chose was
     // taken meanwhile (by any request, of any user): then the kernel picks.
     bool lost_index = false;
     for (int tries = 0; tries < max_tries && e == EBUSY; ++tries) {

@@ -305,17 +305,19 @@ ip link del tgfc
 # one network namespace (interface indexes are per namespace): a tap of
 # the same user in another namespace, in a lower slot, must not make this
 # namespace's count miss a tap in a higher one.
-# record UID BRIDGE: the user's record for the bridge (here) as
-# "NETNS-COOKIE BOUND" (see quota.cpp: four of 16 bytes per user, one per
+# record_at UID BRIDGE: where the user's record for the bridge (here) is
+# in the lock file (see quota.cpp: four of 32 bytes per user, one per
 # bridge index modulo 4).
+record_at() { echo $((($1 * 4 + $(tg_read "/sys/class/net/$2/ifindex") % 4) * 32)); }
+# record UID BRIDGE: that record as "NETNS-COOKIE BOUND" ("0 0" if it names
+# another bridge).
 record() {
-    ${PYTHON:-python3} - "$LOCK" "$1" "$(tg_read "/sys/class/net/$2/ifindex")" <<'PY'
+    ${PYTHON:-python3} - "$LOCK" "$(record_at "$1" "$2")" "$(tg_read "/sys/class/net/$2/ifindex")" <<'PY'
 import struct, sys
-uid, bridge = int(sys.argv[2]), int(sys.argv[3])
 with open(sys.argv[1], "rb") as f:
-    f.seek((uid * 4 + bridge % 4) * 16)
-    netns, br, bound = struct.unpack("=QiI", f.read(16).ljust(16, b"\0"))
-print(netns if br == bridge else 0, bound if br == bridge else 0)
+    f.seek(int(sys.argv[2]))
+    netns, br, bound, check, _ = struct.unpack("=QiIQQ", f.read(32).ljust(32, b"\0"))
+print(netns if br == int(sys.argv[3]) else 0, bound if br == int(sys.argv[3]) else 0)
 PY
 }
 # This namespace's cookie (SO_NETNS_COOKIE), as the kernel gives it.
@@ -339,6 +341,19 @@ tg_hold tguser -- "$TG_H"; tg_expect_refusal "quota reached: tguser holds 3 of 3
 tg_verdict "the record covers a tap in the third slot after the first two went away"
 tg_release
 spawners_gone
+# A record cut short (its bound changed, its check not) reads as none.
+${PYTHON:-python3} -c '
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2]) + 12)
+    f.write(b"\0\0\0\0")' "$LOCK" "$(record_at "$TG_UID" br0)"
+[ "$(record "$TG_UID" br0)" = "$(cookie) 0" ] || tg_problem "record cut short: $(record "$TG_UID" br0)"
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_hold tguser -- "$TG_H"; tg_expect_refusal "quota reached: tguser holds 3 of 3"
+tg_verdict "a record whose check does not match is not used"
+tg_release
+spawners_gone
 tg_hold tguser -- "$TG_H"; tg_expect_grant
 tg_release
 [ "$(record "$TG_UID" br0)" = "$(cookie) 3" ] || tg_problem "record: $(record "$TG_UID" br0), want $(cookie) 3"
@@ -351,10 +366,20 @@ ip link set br4 up
 tg_acl "allow br0" "allow br1" "allow br4"
 tg_conf "[bridge br0]" "quota = 3" "[bridge br4]" "quota = 3"
 tg_hold tguser --br br4 -- "$TG_H"; tg_expect_grant
+# Then a request on br0 with RLIMIT_FSIZE just past the first 12 bytes of
+# the record (br4's now, bound 1): its count looked at every slot and
+# writes br0's (bound 3), which the limit would cut short, leaving br0's
+# name with br4's bound. tapgate lifts the limit where it may (root
+# without CAP_SYS_RESOURCE may not), and a record cut short reads as none.
+prlimit --fsize=$(($(record_at "$TG_UID" br0) + 12)) -- setpriv --reuid=tguser --regid=tguser --init-groups -- \
+    "$TG_SPAWN" -- "$TG_H" > "$TG_ROOT/report" 2> "$TG_ROOT/stderr" < /dev/null
+TG_RC=$?
+tg_parse_report
+tg_expect_grant
 tg_hold tguser -- "$TG_H"; tg_expect_grant
 tg_hold tguser -- "$TG_H"; tg_expect_grant
 tg_hold tguser -- "$TG_H"; tg_expect_refusal "quota reached: tguser holds 3 of 3"
-tg_verdict "a record about another bridge (br4, index $n) is not used for br0"
+tg_verdict "a record about another bridge (br4, index $n) is not used for br0, nor one cut short by RLIMIT_FSIZE"
 tg_release
 ip link del br4
 tg_acl "allow br0" "allow br1"

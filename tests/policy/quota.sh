@@ -427,6 +427,26 @@ tg_release
 chmod 0600 "$LOCK"
 tg_verdict "the lock file unusable: the tap's index is outside every range"
 
+# --- the lock file's filesystem full: a count's record is only a hint ----------
+# The lock file on a full tmpfs (bind-mounted over it here): a count cannot
+# write a record where it has none yet, and the request is still served,
+# the next count looking at every slot.
+spawners_gone
+full=$TG_ROOT/full
+mkdir -p "$full"
+mount -t tmpfs -o size=64k,mode=0755 tapgate-full "$full"
+install -m 0600 /dev/null "$full/tapgate.lock"
+head -c 1M /dev/zero > "$full/filler" 2> /dev/null
+mount --bind "$full/tapgate.lock" "$LOCK"
+tg_conf "[bridge br0]" "quota = 2"
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_hold tguser -- "$TG_H"; tg_expect_refusal "quota reached: tguser holds 2 of 2"
+tg_verdict "the lock file's filesystem full: requests are served, the quota exact"
+tg_release
+umount "$LOCK"
+umount "$full"
+
 # --- group and user sections override the bridge quota ----------------------
 tg_conf "[bridge br0]" "quota = 3" "[bridge br0 group tglab]" "quota = 1"
 tg_hold tgalice -- "$TG_H"; tg_expect_grant

@@ -319,11 +319,15 @@ struct KernelRun {
     double total_ms = 0, setiff_ms = 0, setlink_ms = 0, flags_ms = 0;
 };
 
-Fd make_tap(std::string& name_out) {
+// `own_name`: a name of its own (as tapgate gives one) instead of the
+// kernel's "tap%d", which reads the name of every interface.
+Fd make_tap(std::string& name_out, bool own_name) {
+    static unsigned made = 0;
     Fd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
     if (!fd) throw Failure(errno_text("/dev/net/tun"));
-    ifreq ifr = named("tap%d");
+    ifreq ifr = named(own_name ? "tapk" + std::to_string(++made) : "tap%d");
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    if (own_name) ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_TUN_EXCL);
     if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0) throw Failure(errno_text("TUNSETIFF"));
     name_out.assign(ifr.ifr_name, strnlen(ifr.ifr_name, sizeof ifr.ifr_name));
     return fd;
@@ -355,11 +359,11 @@ void set_lab_port_flags(int sock, const std::string& tap) {
     if (int e = r.run(sock, next_seq())) throw Failure(errno_text("port flags of " + tap, e));
 }
 
-KernelRun kernel_work(const std::string& bridge, bool lab_flags = false) {
+KernelRun kernel_work(const std::string& bridge, bool lab_flags = false, bool own_name = false) {
     KernelRun k;
     const double t0 = now_ms();
     std::string name;
-    k.tap = make_tap(name);
+    k.tap = make_tap(name, own_name);
     const double t1 = now_ms();
     Fd nl = rtnl_socket();
     ifreq ifr = named(bridge);
@@ -557,8 +561,10 @@ struct Subject {
     const struct Bridge* own_bridge = nullptr;
     // Run under no_new_privs: tapgate through the service.
     bool nnp = false;
-    // The in-process floor: with the lab bridges' port flags.
+    // The in-process floor: with the lab bridges' port flags; the tap
+    // named as tapgate names it.
     bool lab_flags = false;
+    bool own_name = false;
     std::vector<double> flags_ms{};
 };
 
@@ -568,6 +574,7 @@ Subject anew(const Subject& s) {
     Subject c{s.label, s.kind, s.path, {}, {}, {}, {}, {}, {}};
     c.nnp = s.nnp;
     c.lab_flags = s.lab_flags;
+    c.own_name = s.own_name;
     return c;
 }
 
@@ -640,7 +647,7 @@ void progress(const char* what, int round, int rounds) {
 // the close. Warm-up runs are checked but not recorded.
 void run_once(Subject& sub, const Bridge& br, const std::string& br_arg, bool record) {
     if (sub.kind == Kind::in_process) {
-        KernelRun k = kernel_work(br.name, sub.lab_flags);
+        KernelRun k = kernel_work(br.name, sub.lab_flags, sub.own_name);
         if (auto why = verify_tap(k.tap.get(), br); !why.empty())
             throw Failure(sub.label + ": " + why);
         const double t = now_ms();
@@ -835,7 +842,7 @@ std::vector<Fd> hold_ports(const Bridge& br, int count) {
     for (int i = 0; i < count; ++i) {
         if ((i + 1) % 100 == 0 || i + 1 == count) progress("holding ports", i + 1, count);
         std::string name;
-        held.push_back(make_tap(name));
+        held.push_back(make_tap(name, false));
         attach(nl.get(), name, br.ifindex, br.mtu);
     }
     return held;
@@ -1110,9 +1117,15 @@ int run(int argc, char** argv) {
     // The kernel's part of a lab request: the same, and the port flags.
     Subject kernlab{"floor: kernel work in-process, lab port flags", Kind::in_process, {}, {}, {}, {}, {}, {}, {}};
     kernlab.lab_flags = true;
+    // The kernel's part with the tap named as tapgate names it: what a
+    // request costs the kernel however tapgate itself scales (the host
+    // interfaces' rows).
+    Subject kernname{"floor: kernel work in-process, tap named", Kind::in_process, {}, {}, {}, {}, {}, {}, {}};
+    kernname.own_name = true;
     Subject ruleslab{"floor: tapgate's required steps only, lab", Kind::helper, o.rules_floor,
                      {}, {}, {}, {}, {}, {}};
     std::vector<Subject*> zero{&tg, &ref, &kern};
+    if (o.host_interfaces > 0) zero.push_back(&kernname);
     if (!o.lab_bridge.empty()) {
         brlab = find_bridge(o.lab_bridge);
         lab.own_bridge = &*brlab;
@@ -1190,10 +1203,11 @@ int run(int argc, char** argv) {
     Subject refx = anew(ref);
     Subject labx = anew(lab);
     Subject kernx = anew(kern);
+    Subject kernnamex = anew(kernname);
     labx.own_bridge = lab.own_bridge;
     if (o.host_interfaces > 0) {
         std::vector<Holder> h = make_host_interfaces(o.host_interfaces);
-        std::vector<Subject*> subs{&tgx, &refx, &kernx};
+        std::vector<Subject*> subs{&tgx, &refx, &kernx, &kernnamex};
         if (labx.own_bridge) subs.push_back(&labx);
         run_series("host interfaces", subs, br0, o);
         remove_host_interfaces(h);
@@ -1222,6 +1236,7 @@ int run(int argc, char** argv) {
         for (Subject* s : extra) print_row(s->label, s->spawn_ms, {}, rm, s);
     };
     std::vector<Subject*> floors;
+    if (o.host_interfaces > 0) floors.push_back(&kernname);
     for (Subject* s : {&st, &dyn, &libs, &relay, &relay_st})
         if (!s->path.empty()) floors.push_back(s);
     std::vector<Subject*> helpers;
@@ -1262,6 +1277,8 @@ int run(int argc, char** argv) {
         print_row(kernx.label, kernx.spawn_ms, kernx.close_ms, rm);
         print_row("  of which open + TUNSETIFF tap%d", kernx.setiff_ms, {}, std::nullopt);
         print_row("  of which RTM_SETLINK mtu+mac+master+up", kernx.setlink_ms, {}, std::nullopt);
+        print_row(kernnamex.label, kernnamex.spawn_ms, kernnamex.close_ms, rm);
+        print_row("  of which open + TUNSETIFF, named", kernnamex.setiff_ms, {}, std::nullopt);
         auto against_zero = [&](const char* what, const Subject& at_n, const Subject& at_0,
                                 std::vector<double> Subject::*samples = &Subject::spawn_ms) {
             const double base = summarize(at_0.*samples).median;
@@ -1273,6 +1290,14 @@ int run(int argc, char** argv) {
         if (labx.own_bridge) against_zero("tapgate, lab features on (quota)", labx, lab);
         against_zero("floor: kernel work in-process", kernx, kern);
         against_zero("  of which open + TUNSETIFF tap%d", kernx, kern, &Subject::setiff_ms);
+        against_zero("floor: kernel work in-process, tap named", kernnamex, kernname);
+        // What the kernel's own growth alone would make of tapgate's
+        // ratio: tapgate at 0 plus the named floor's increase, over
+        // tapgate at 0.
+        const double tg0 = summarize(tg.spawn_ms).median;
+        const double grew = summarize(kernnamex.spawn_ms).median - summarize(kernname.spawn_ms).median;
+        std::printf("  %-44s %.2fx (%+.3f ms, the named floor's increase, on tapgate's median at 0)\n",
+                    "  tapgate if only the kernel's work grew", tg0 > 0 ? (tg0 + grew) / tg0 : 0.0, grew);
     }
 
     std::printf("\n%d parallel spawners, %d spawns each, %d rounds per helper (taps kept until the round ends)\n",

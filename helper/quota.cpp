@@ -98,8 +98,11 @@ UniqueFd open_lock_file() {
     if (!fd && (errno == EMFILE || errno == ENFILE || errno == ENOMEM))
         throw system_error(std::string("cannot open ") + TAPGATE_LOCK_FILE);
     if (!fd) return fd;
-    // Nor may a caller's RLIMIT_FSIZE cut a record short: a write past it
-    // stops there, without a signal.
+    // A caller's RLIMIT_FSIZE would cut a record's write short (a write
+    // that starts below it stops there, without a signal). Lifted where
+    // root may (with CAP_SYS_RESOURCE), but the caller can set it again
+    // once tapgate runs as the caller: what protects a record is its
+    // check, which a write cut short leaves wrong.
     const rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
     (void)::setrlimit(RLIMIT_FSIZE, &unlimited);
     struct stat st{};
@@ -260,9 +263,11 @@ unsigned Slots::count(unsigned enough) {
         if (mine(nl_, index, uid_, bridge_)) ++n;
     }
     // Every slot that may be in use was looked at, under the record's lock:
-    // what was found is the record now, lower after taps went away. Only
-    // a hint: if it cannot be written (/run full), the next count looks
-    // at every slot again.
+    // what was found is the record now, lower after taps went away. Any
+    // interface counts as use, not only the user's taps: one made by a
+    // request still on its way to the bridge must stay covered. Only a
+    // hint: if it cannot be written (/run full), the record stays as it
+    // was, or none.
     if (k == limit) (void)record(used);
     return n;
 }

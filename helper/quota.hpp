@@ -107,7 +107,8 @@ int unrecorded_first();
 // record can be too high but never too low.
 // Only a tapgate holding the lock file can keep records true, so one
 // without it (installed with a file capability; the file unusable) gives
-// its taps indexes outside every range: a quota never counts them.
+// its taps indexes outside every range: a user's quota never counts them
+// (a group total, which reads the bridge's ports, does).
 // The record's lock is one only the user's own requests take. It is held
 // from reading the record until the count is done or the tap exists, and
 // never while waiting for another lock: a count takes and releases it

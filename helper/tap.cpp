@@ -90,8 +90,9 @@ Tap create(const std::string& name_template, bool want_vnet_hdr, uid_t owner,
     // before TUNSETIFF, and a TUNSETIFF that loses the race (EBUSY) still
     // builds and tears down a device under the kernel's RTNL lock: a
     // request that lost its index looks again and takes a random free
-    // slot, so that the losers spread out instead of losing again in step. EBUSY also means that the name tapgate chose was
-    // taken meanwhile (by any request, of any user): then the kernel picks.
+    // slot, so that the losers spread out instead of losing again in
+    // step. EBUSY also means that the name tapgate chose was taken
+    // meanwhile (by any request, of any user): then the kernel picks.
     bool lost_index = false;
     for (int tries = 0; tries < max_tries && e == EBUSY; ++tries) {
         const std::string& name = kernel_names ? name_template : *ours;

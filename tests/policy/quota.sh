@@ -362,6 +362,7 @@ tg_release
 # the other's record.
 n=$(tg_read /sys/class/net/br0/ifindex)
 until ip link add br4 index $((n += 4)) type bridge 2> /dev/null; do ((n < 4096)) || break; done
+[ -e /sys/class/net/br4 ] || tg_fail "no free index for br4 below 4096"
 ip link set br4 up
 tg_acl "allow br0" "allow br1" "allow br4"
 tg_conf "[bridge br0]" "quota = 3" "[bridge br4]" "quota = 3"
@@ -369,8 +370,9 @@ tg_hold tguser --br br4 -- "$TG_H"; tg_expect_grant
 # Then a request on br0 with RLIMIT_FSIZE just past the first 12 bytes of
 # the record (br4's now, bound 1): its count looked at every slot and
 # writes br0's (bound 3), which the limit would cut short, leaving br0's
-# name with br4's bound. tapgate lifts the limit where it may (root
-# without CAP_SYS_RESOURCE may not), and a record cut short reads as none.
+# name with br4's bound. The record's check makes one cut short read as
+# none (tapgate also lifts the limit where root may: not here, without
+# CAP_SYS_RESOURCE, and a caller could set it again after the drop).
 prlimit --fsize=$(($(record_at "$TG_UID" br0) + 12)) -- setpriv --reuid=tguser --regid=tguser --init-groups -- \
     "$TG_SPAWN" -- "$TG_H" > "$TG_ROOT/report" 2> "$TG_ROOT/stderr" < /dev/null
 TG_RC=$?
@@ -413,6 +415,22 @@ tg_hold tguser -- "$TG_H"; tg_expect_grant
 tg_release
 [ "$(record "$TG_UID" br0)" = "$(cookie) 2" ] || tg_problem "record: $(record "$TG_UID" br0), want $(cookie) 2"
 tg_verdict "a count that looked at every slot that may be in use lowers the record: 3 to 0, then 2 taps"
+# Any interface in a slot is use, not only the user's taps: a tap made by
+# a request still on its way to the bridge (no master, no alias yet) must
+# stay covered. An interface of root's in the third slot, and no record
+# (its check made wrong), so that the count looks at every slot.
+spawners_gone
+ip link add tgfe index $((first + 512)) type veth peer name tgff
+${PYTHON:-python3} -c '
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2]) + 16)
+    f.write(b"\0" * 8)' "$LOCK" "$(record_at "$TG_UID" br0)"
+tg_hold tguser -- "$TG_H"; tg_expect_grant
+tg_release
+[ "$(record "$TG_UID" br0)" = "$(cookie) 3" ] || tg_problem "record: $(record "$TG_UID" br0), want $(cookie) 3"
+tg_verdict "the record covers an interface in the user's slots that is not (yet) one of the user's taps"
+ip link del tgfe
 
 # --- without the lock file, an index outside every range -----------------------
 # A tapgate that cannot use the lock file cannot raise a record, so its

@@ -403,13 +403,19 @@ debian_install() {
     tg_verdict "libvirt session mode, qemu.conf without bridge_helper: the domain's tap is tapgate's"
 
     tg_note "--- upgrade"
+    # The request above left a record for the test user in the lock file;
+    # the upgrade empties it (the build replaced may have made taps without
+    # records), the locks' file staying root's 0600.
+    [ "$(stat -c %s /run/tapgate.lock)" -gt 0 ] || tg_problem "no record in /run/tapgate.lock before the upgrade"
     apt_get install "$(deb tapgate "$v2")" "$(deb tapgate-qemu-default "$v2")"
     for f in tapgate tapgate-qemu-default; do
         [ "$(status_of $f)" = "installed $v2" ] || tg_problem "$f: $(status_of $f)"
     done
+    [ "$(stat -c %s /run/tapgate.lock)" = 0 ] && [ "$(mode_of /run/tapgate.lock)" = "600 root root" ] ||
+        tg_problem "after the upgrade /run/tapgate.lock: $(stat -c '%s bytes' /run/tapgate.lock), $(mode_of /run/tapgate.lock)"
     diverted
     [ "$(mode_of "$HELPER_PATH")" = "4755 root root" ] || tg_problem "$HELPER_PATH: $(mode_of "$HELPER_PATH")"
-    tg_verdict "upgrade both to $v2: the divert and the link stay, $HELPER_PATH is 4755"
+    tg_verdict "upgrade both to $v2: the divert and the link stay, $HELPER_PATH is 4755, the lock file emptied"
     qemu_gets_tapgate upgraded 10.0.0.3
     tg_verdict "after the upgrade QEMU's plain -netdev bridge still gets tapgate's tap"
 
@@ -506,6 +512,11 @@ rpm_check() {
     [[ $f == *"if [ \$1 -eq 0 ]; then systemctl --no-reload disable --now tapgate.socket tapgate.service "* ]] ||
         tg_problem "preuninstall does not stop both units on erase: $f"
     tg_verdict "RPM: an erase disables and stops tapgate.socket and tapgate.service (preuninstall, \$1 = 0)"
+    # After the old package's postuninstall has restarted tapgated: the
+    # lock file's records emptied (the build replaced kept none for its taps).
+    f=$(HOME=$P/home rpm -qp --scripts "$rpm" | sed -n '/^posttrans scriptlet/,$p')
+    [[ $f == *"truncate -s 0 /run/tapgate.lock"* ]] || tg_problem "posttrans does not empty the lock file: $f"
+    tg_verdict "RPM: an upgrade empties /run/tapgate.lock after the restart (posttrans)"
 }
 # A test that ends early takes its build along (still running while it
 # has written no status: its pid is still its own).

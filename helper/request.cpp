@@ -118,8 +118,8 @@ tap::Tap serve(Files& files, const settings::Settings& conf, const std::string& 
         throw Error("too many group quotas apply to " + p.caller.name + " on bridge " + br.name + " (" +
                     std::to_string(counted.size()) + ") to record them on the tap");
     const bool more = port::any(port);
-    // The range's lock, the last one taken, from choosing the index until
-    // the tap has it.
+    // The user's record lock (quota::Slots), the last one taken, from
+    // choosing the index until the tap has it.
     tap::Tap tap = [&] {
         quota::Slots slots(lock_fd, nl, rec.uid, br.ifindex);
         return tap::create(settings::expand_name(p.settings.name_template(), p.caller), use_vnet, rec.uid,

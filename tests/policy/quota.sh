@@ -298,9 +298,9 @@ tg_release
 ip link del tgfa
 ip link del tgfc
 
-# --- records: how many of a range's slots may be in use ------------------------
-# Counting probes only the slots that the range's record in the lock file
-# says may be in use: each tap raises it before it exists, and a count
+# --- records: how many of a user's slots on a bridge may be in use ------------
+# Counting probes only the slots that the user's record for the bridge in
+# the lock file says may be in use: each tap raises it before it exists, and a count
 # that looked at all of them sets it to what it found. A record is about
 # one network namespace (interface indexes are per namespace): a tap of
 # the same user in another namespace, in a lower slot, must not make this
@@ -319,6 +319,15 @@ with open(sys.argv[1], "rb") as f:
     netns, br, bound, check, _ = struct.unpack("=QiIQQ", f.read(32).ljust(32, b"\0"))
 print(netns if br == int(sys.argv[3]) else 0, bound if br == int(sys.argv[3]) else 0)
 PY
+}
+# spoil UID BRIDGE FIELD-OFFSET N: N zero bytes over part of that record,
+# as a write cut short or a stray one would leave it.
+spoil() {
+    ${PYTHON:-python3} -c '
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2]) + int(sys.argv[3]))
+    f.write(b"\0" * int(sys.argv[4]))' "$LOCK" "$(record_at "$1" "$2")" "$3" "$4"
 }
 # This namespace's cookie (SO_NETNS_COOKIE), as the kernel gives it.
 cookie() {
@@ -342,11 +351,7 @@ tg_verdict "the record covers a tap in the third slot after the first two went a
 tg_release
 spawners_gone
 # A record cut short (its bound changed, its check not) reads as none.
-${PYTHON:-python3} -c '
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(int(sys.argv[2]) + 12)
-    f.write(b"\0\0\0\0")' "$LOCK" "$(record_at "$TG_UID" br0)"
+spoil "$TG_UID" br0 12 4
 [ "$(record "$TG_UID" br0)" = "$(cookie) 0" ] || tg_problem "record cut short: $(record "$TG_UID" br0)"
 tg_hold tguser -- "$TG_H"; tg_expect_grant
 tg_hold tguser -- "$TG_H"; tg_expect_grant
@@ -421,11 +426,7 @@ tg_verdict "a count that looked at every slot that may be in use lowers the reco
 # (its check made wrong), so that the count looks at every slot.
 spawners_gone
 ip link add tgfe index $((first + 512)) type veth peer name tgff
-${PYTHON:-python3} -c '
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(int(sys.argv[2]) + 16)
-    f.write(b"\0" * 8)' "$LOCK" "$(record_at "$TG_UID" br0)"
+spoil "$TG_UID" br0 16 8
 tg_hold tguser -- "$TG_H"; tg_expect_grant
 tg_release
 [ "$(record "$TG_UID" br0)" = "$(cookie) 3" ] || tg_problem "record: $(record "$TG_UID" br0), want $(cookie) 3"
